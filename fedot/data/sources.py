@@ -51,7 +51,7 @@ FAMILIES: dict[str, Family] = {
 
 @dataclass(frozen=True)
 class Source:
-    """A usable copy of a data set: its files, the folder it sits in, and how to decode it."""
+    """A usable copy of a data set: its files, the data folder holding them, and how to decode it."""
 
     kind: str
     folder: Path
@@ -84,7 +84,7 @@ def find_source(name: str, data_dir: Path) -> Source | None:
             files = find_idx_files(folder)
             if files is not None:
                 return Source(
-                    "idx", folder, tuple(files.values()),
+                    "idx", data_dir, tuple(files.values()),
                     lambda files=files: (read_idx_splits(files), list(family.dataset_class().classes)),
                 )
         return None
