@@ -192,6 +192,14 @@ _REDUCTION_FUNCTIONS = {torch.mean, torch.sum, torch.amax, torch.amin}
 _REDUCTION_METHODS = {"mean", "sum", "amax", "amin"}
 _CAT_FUNCTIONS = {torch.cat, torch.concat, torch.concatenate}
 _SHAPE_QUERY_METHODS = {"size", "dim", "numel"}
+_RESHAPE_METHODS = {"view", "reshape", "unsqueeze", "squeeze"}
+_RESHAPE_FUNCTIONS = {torch.reshape, torch.unsqueeze, torch.squeeze}
+
+
+def _only_adds_or_keeps_dims(index: Any) -> bool:
+    """Whether a subscript like ``x[:, :, None, None]`` only keeps whole dims or adds unit dims."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(item is None or item is Ellipsis or item == slice(None) for item in items)
 
 
 @dataclass(frozen=True)
@@ -292,7 +300,9 @@ class _GroupBuilder:
             start = self._argument(node, 1, "start_dim", 0)
             end = self._argument(node, 2, "end_dim", -1)
             return self._flatten(node, self._main_input(node), start, end)
-        if target in ("view", "reshape") if method else target is torch.reshape:
+        if (target in _RESHAPE_METHODS) if method else (target in _RESHAPE_FUNCTIONS):
+            return self._reshape(node)
+        if not method and target is operator.getitem and _only_adds_or_keeps_dims(node.args[1]):
             return self._reshape(node)
         if not method and target in _POOL_FUNCTIONS:
             return self._pool(node)
@@ -409,7 +419,10 @@ class _GroupBuilder:
             if other.axis_from_end != first.axis_from_end or [b for _, b in other.segments] != [
                 b for _, b in first.segments
             ]:
-                raise self._unsupported(node, "its operands lay out their channels differently")
+                raise self._unsupported(
+                    node, "its operands lay out their channels differently (is a concatenation "
+                    "combined with a single layer's output?)"
+                )
             for (space_a, _), (space_b, _) in zip(first.segments, other.segments):
                 self.spaces.union(space_a, space_b, self._describe(node))
         extent = sum(self.spaces.size(space) * block for space, block in first.segments)
@@ -444,6 +457,7 @@ class _GroupBuilder:
         return _Layout(axis, rank - (end - start), segments)
 
     def _reshape(self, node: Node) -> _Layout:
+        """A reshape that flattens dims, or only adds or removes unit dims."""
         source = self._main_input(node)
         before = tuple(self._shape(node.all_input_nodes[0]) or ())
         after = tuple(self._shape(node) or ())
@@ -454,7 +468,12 @@ class _GroupBuilder:
                 merged = (*before[:start], math.prod(before[start : end + 1]), *before[end + 1 :])
                 if merged == after:
                     return self._flatten(node, source, start, end)
-        raise self._unsupported(node, f"reshaping {before} to {after} is not a flatten")
+        kept_before = [axis for axis, size in enumerate(before) if size != 1]
+        kept_after = [axis for axis, size in enumerate(after) if size != 1]
+        same_sizes = [before[a] for a in kept_before] == [after[a] for a in kept_after]
+        if same_sizes and source.axis in kept_before:
+            return _Layout(kept_after[kept_before.index(source.axis)], len(after), source.segments)
+        raise self._unsupported(node, f"reshaping {before} to {after} moves the channels")
 
     def _reduction(self, node: Node) -> _Layout:
         source = self._main_input(node)
