@@ -47,8 +47,12 @@ class ProducerProbe:
         graph = torch.fx.Graph()
         value_of: dict[torch.fx.Node, torch.fx.Node] = {}
         graph.graph_copy(structure.graph, value_of)
-        by_name = {node.name: node for node in structure.graph.nodes}
-        graph.output(tuple(value_of[by_name[name]] for name in self.nodes))
+        by_name = {node.name: value_of[node] for node in structure.graph.nodes if node.op != "output"}
+        snapshots = []
+        for name in self.nodes:  # copied at once: a later in-place op (ReLU(inplace=True)) would clobber it
+            with graph.inserting_after(by_name[name]):
+                snapshots.append(graph.call_method("clone", (by_name[name],)))
+        graph.output(tuple(snapshots))
         self.module = torch.fx.GraphModule(template, graph)
         self.module.eval()
 

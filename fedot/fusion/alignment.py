@@ -6,7 +6,7 @@ Two ground metrics:
   group). Groups are solved in graph order, and before rows are compared their input columns
   are moved by the plans already found (the paper's "past correction"). A member whose input
   group is not solved yet (the later blocks feeding a residual sum) is left out of that group's
-  cost; the other members' costs are summed (their rows concatenated).
+  cost; the other members' rows are concatenated (for squared Euclidean: costs summed).
 * **activations** — a neuron is its pre-activation values on shared inputs (every producer of
   the group, summed); the cost is accumulated over batches from inner products.
 """
@@ -26,7 +26,6 @@ from fedot.fusion.transport import (
     TransportPlan,
     cost_from_inner_products,
     neuron_marginals,
-    pairwise_cost,
     transport_plan,
 )
 
@@ -45,23 +44,21 @@ def weight_plans(
     reference_sizes = {group.index: group.size for group in structure.groups}
     plans: dict[int, TransportPlan] = {}
     for group in structure.free_groups:
-        rows, reference_rows = [], []
+        terms: list[Tensor] | None = None
         for axis in structure.axes:
             if axis.incoming or not axis.describes_neuron or group.index not in _groups_on(axis):
                 continue
-            own = _neuron_rows(structure, axis, group, state, sizes, plans)
-            if own is None:
+            rows = _neuron_rows(structure, axis, group, state, sizes, plans)
+            if rows is None:
                 continue
-            rows.append(own)
-            reference_rows.append(_neuron_rows(structure, axis, group, reference, reference_sizes, None))
-        if not rows:
+            reference_rows = _neuron_rows(structure, axis, group, reference, reference_sizes, None)
+            terms = _add_inner_products(terms, rows, reference_rows)
+        if terms is None:
             raise ValueError(
                 f"cannot align neuron group {group.index} from weights: every layer producing it "
                 "reads a group that is not aligned yet; use align='activations'"
             )
-        x, y = torch.cat(rows, dim=1), torch.cat(reference_rows, dim=1)
-        cost = pairwise_cost(x, y, metric=options.metric, squared=options.squared)
-        plans[group.index] = _plan(cost, x.norm(dim=1), y.norm(dim=1), options)
+        plans[group.index] = _plan(*terms, options)
     return plans
 
 
@@ -81,22 +78,29 @@ def activation_plans(
             for producer in group.producers:
                 rows = channel_rows(outputs[producer.node], producer.axis).to(torch.float64)
                 reference_rows = channel_rows(reference_outputs[producer.node], producer.axis).to(torch.float64)
-                terms = (rows @ reference_rows.T, rows.square().sum(1), reference_rows.square().sum(1))
-                previous = sums.get(group.index)
-                sums[group.index] = list(terms) if previous is None else [p + t for p, t in zip(previous, terms)]
+                sums[group.index] = _add_inner_products(sums.get(group.index), rows, reference_rows)
     plans = {}
     for group in structure.free_groups:
         if group.index not in sums:
             raise ValueError(f"neuron group {group.index} has no Linear, Conv or BatchNorm output to measure")
-        cross, sq, reference_sq = sums[group.index]
-        cost = cost_from_inner_products(cross, sq, reference_sq, metric=options.metric, squared=options.squared)
-        plans[group.index] = _plan(cost, sq.sqrt(), reference_sq.sqrt(), options)
+        plans[group.index] = _plan(*sums[group.index], options)
     return plans
 
 
-def _plan(cost: Tensor, norms: Tensor, reference_norms: Tensor, options: TransportOptions) -> TransportPlan:
-    a = neuron_marginals(norms, options.marginals)
-    b = neuron_marginals(reference_norms, options.marginals)
+def _add_inner_products(terms: list[Tensor] | None, rows: Tensor, reference_rows: Tensor) -> list[Tensor]:
+    """Add ``rows @ reference_rows.T`` and both sides' squared row norms to ``terms``.
+
+    Summing these over a group's members (or batches) gives the cost of their concatenated
+    features without building the concatenation.
+    """
+    new = [rows @ reference_rows.T, rows.square().sum(1), reference_rows.square().sum(1)]
+    return new if terms is None else [old + term for old, term in zip(terms, new)]
+
+
+def _plan(cross: Tensor, sq: Tensor, reference_sq: Tensor, options: TransportOptions) -> TransportPlan:
+    cost = cost_from_inner_products(cross, sq, reference_sq, metric=options.metric, squared=options.squared)
+    a = neuron_marginals(sq.sqrt(), options.marginals)
+    b = neuron_marginals(reference_sq.sqrt(), options.marginals)
     return transport_plan(cost, a, b, solver=options.solver, reg=options.reg)
 
 

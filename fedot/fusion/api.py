@@ -223,15 +223,18 @@ def _aligned_state(
 def _weighted_sum(
     states: Sequence[Mapping[str, Tensor]], shares: Sequence[float], base: Mapping[str, Tensor], total: State | None = None
 ) -> State:
-    """``total`` plus Σ share·state over floating tensors; other tensors are taken from ``base``."""
-    result = dict(total) if total is not None else {}
+    """``total`` (updated in place) plus Σ share·state over floating tensors; other tensors are
+    taken from ``base``. Never writes to ``states`` or ``base``."""
+    result = total if total is not None else {}
     for name, base_tensor in base.items():
         if not base_tensor.is_floating_point():
             result[name] = base_tensor.clone()
             continue
         for state, share in zip(states, shares):
-            term = state[name] * share
-            result[name] = term if name not in result else result[name] + term
+            if name in result:
+                result[name].add_(state[name], alpha=share)
+            else:
+                result[name] = state[name] * share
     return result
 
 

@@ -48,6 +48,8 @@ def transport_axis(tensor: Tensor, axis: AlignedAxis, plans: Plans, sizes: Mappi
 def _move_neurons(piece: Tensor, dim: int, block: int, plan: TransportPlan, incoming: bool) -> Tensor:
     if plan.permutation is not None:
         permutation = plan.permutation.to(piece.device)
+        if torch.equal(permutation, torch.arange(len(permutation), device=piece.device)):
+            return piece
         index = (permutation[:, None] * block + torch.arange(block, device=piece.device)).reshape(-1)
         return piece.index_select(dim, index)
     matrix = (plan.incoming() if incoming else plan.outgoing()).to(piece.device, piece.dtype)
