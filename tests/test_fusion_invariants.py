@@ -15,10 +15,15 @@ from fedot.models import MODELS, VGG11, MLPNet, ResNet18, SmallCNN, build_model
 def _narrow_torchvision_vgg(factory: Callable[..., nn.Module]) -> nn.Module:
     """torchvision's VGG with its 4096-wide classifier narrowed to 32 (same layer kinds);
     the full width makes one weights-mode alignment take ~20 s on 2 cores."""
-    model = factory(weights=None, num_classes=5)
+    with torch.device("meta"):  # skip initialising the 120M parameters we replace
+        model = factory(weights=None, num_classes=5)
     model.classifier[0] = nn.Linear(512 * 7 * 7, 32)
     model.classifier[3] = nn.Linear(32, 32)
     model.classifier[6] = nn.Linear(32, 5)
+    model.features.to_empty(device="cpu")
+    for module in model.features.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
     return model
 
 

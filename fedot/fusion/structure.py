@@ -8,7 +8,8 @@ feeds one residual sum. The groups come from propagating channel spaces through 
 * Linear / Conv (``groups=1``) create a space for their output channels and record their input
   space on weight axis 1; a depthwise conv keeps its input's space.
 * BatchNorm, per-channel PReLU and per-channel parameters of element-wise ops attach to the
-  space they act on; element-wise activations, dropout and pooling pass the space through.
+  space they act on; element-wise activations, dropout, pooling, padding and resizing pass the
+  space through, as do reductions over other axes and reshapes that only add or drop unit dims.
 * Element-wise binary ops (``+``, ``*``, …) merge their operands' spaces: both branches of a
   residual sum get one map.
 * ``flatten``/``view``/``reshape`` that merge a channel axis with the dims after it keep the space
@@ -160,11 +161,15 @@ _ELEMENTWISE_MODULES = (
     nn.Tanhshrink, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
     nn.AlphaDropout,
 )  # fmt: skip
-_POOL_MODULES = (
+_SPATIAL_MODULES = (
     nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
     nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool1d,
-    nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d, nn.LPPool1d, nn.LPPool2d,
+    nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d, nn.LPPool1d, nn.LPPool2d, nn.Upsample,
+    nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d, nn.ConstantPad1d, nn.ConstantPad2d,
+    nn.ConstantPad3d, nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReplicationPad1d,
+    nn.ReplicationPad2d,
 )  # fmt: skip
+"""Modules that act on each channel's positions (axes ≥ 2) alone."""
 _ELEMENTWISE_FUNCTIONS = {
     torch.relu, torch.relu_, F.relu, F.relu_, torch.sigmoid, F.sigmoid, torch.tanh, F.tanh,
     F.gelu, F.silu, F.elu, F.leaky_relu, F.hardtanh, F.relu6, F.softplus, F.hardswish, F.mish,
@@ -183,10 +188,10 @@ _BINARY_FUNCTIONS = {
 _BINARY_METHODS = {
     "add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_", "maximum", "minimum", "pow",
 }  # fmt: skip
-_POOL_FUNCTIONS = {
+_SPATIAL_FUNCTIONS = {
     F.max_pool1d, F.max_pool2d, F.max_pool3d, F.avg_pool1d, F.avg_pool2d, F.avg_pool3d,
     F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d,
-    F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d,
+    F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d, F.interpolate,
 }  # fmt: skip
 _REDUCTION_FUNCTIONS = {torch.mean, torch.sum, torch.amax, torch.amin}
 _REDUCTION_METHODS = {"mean", "sum", "amax", "amin"}
@@ -283,8 +288,8 @@ class _GroupBuilder:
             return self._prelu(node, module)
         if isinstance(module, _ELEMENTWISE_MODULES):
             return self._pass_through(node, self._main_input(node))
-        if isinstance(module, _POOL_MODULES):
-            return self._pool(node)
+        if isinstance(module, _SPATIAL_MODULES):
+            return self._spatial(node)
         if isinstance(module, nn.Flatten):
             layout = self._main_input(node)
             return self._flatten(node, layout, module.start_dim, module.end_dim)
@@ -304,8 +309,8 @@ class _GroupBuilder:
             return self._reshape(node)
         if not method and target is operator.getitem and _only_adds_or_keeps_dims(node.args[1]):
             return self._reshape(node)
-        if not method and target in _POOL_FUNCTIONS:
-            return self._pool(node)
+        if not method and target in _SPATIAL_FUNCTIONS:
+            return self._spatial(node)
         if (target in _REDUCTION_METHODS) if method else (target in _REDUCTION_FUNCTIONS):
             return self._reduction(node)
         if not method and target in _CAT_FUNCTIONS:
@@ -319,13 +324,13 @@ class _GroupBuilder:
         name = str(node.target)
         is_linear = isinstance(module, nn.Linear)
         rank = len(self._shape(node))
-        if is_linear and source.axis != source.rank - 1:
+        aligned_input = not self._is_fixed(source)  # a fixed input's order never moves: no checks
+        if aligned_input and is_linear and source.axis != source.rank - 1:
             raise self._unsupported(node, "its input's channels are not on the last axis")
-        if not is_linear:
-            if source.axis != 1 or any(block != 1 for _, block in source.segments):
-                raise self._unsupported(node, "its input's channels are not on axis 1")
-            if module.groups != 1:
-                return self._depthwise(node, module, source)
+        if aligned_input and not is_linear and (source.axis != 1 or any(b != 1 for _, b in source.segments)):
+            raise self._unsupported(node, "its input's channels are not on axis 1")
+        if not is_linear and module.groups != 1:
+            return self._depthwise(node, module, source)
         out_features = module.out_features if is_linear else module.out_channels
         space = self.output_space_of.get(name)
         if space is None:
@@ -333,7 +338,8 @@ class _GroupBuilder:
         own = ((space, 1),)
         self._attach(f"{name}.weight", 0, own, incoming=False, describes=True, node=node)
         self._attach(f"{name}.bias", 0, own, incoming=False, describes=True, node=node)
-        self._attach(f"{name}.weight", 1, source.segments, incoming=True, describes=False, node=node)
+        if aligned_input:
+            self._attach(f"{name}.weight", 1, source.segments, incoming=True, describes=False, node=node)
         layout = _Layout(rank - 1 if is_linear else 1, rank, own)
         self.candidates.append(_Candidate(node, name, "linear" if is_linear else "conv", layout))
         return layout
@@ -385,7 +391,7 @@ class _GroupBuilder:
             raise self._unsupported(node, "it changes the rank of its input")
         return source
 
-    def _pool(self, node: Node) -> _Layout:
+    def _spatial(self, node: Node) -> _Layout:
         source = self._main_input(node)
         if source.axis != 1 or source.rank < 3:
             raise self._unsupported(node, "its input's channels are not on axis 1")
