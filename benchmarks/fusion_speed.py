@@ -1,11 +1,17 @@
 """How fast fedot.fusion fuses, and how it scales with the number of models.
 
-    python -m benchmarks.fusion_speed [--repeats 5] [--many 16]     # from the repository root
+    python -m benchmarks.fusion_speed [--models vgg11 resnet18] [--many 16] [--repeats 5]
 
-For each architecture: fuse 2 and ``--many`` randomly initialised models (weights mode, exact OT,
-CIFAR-10 shapes), report the median wall time over ``--repeats`` runs after one warm-up, the
-ratio of the two, and the peak resident memory of the process that ran them. Each scenario runs
-in a fresh process so the peak belongs to it alone. Prints a Markdown table.
+Run from the repository root. For each architecture, randomly initialised models with CIFAR-10
+shapes are fused in weights mode with exact OT (the defaults of ``fedot.fusion.fuse``):
+
+* time — 2 and ``--many`` models, fused alternately in one process after a warm-up, so both
+  see the same machine load; best and median of ``--repeats`` runs, and the ratio of the bests;
+* memory — the peak resident set of a fresh process that builds the models and fuses once, and
+  how far fusing raised it above the level reached once the models were built (torch's
+  allocations are invisible to ``tracemalloc``, so this uses ``resource.getrusage``).
+
+Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ import platform
 import resource
 import statistics
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import torch
 
@@ -27,30 +35,41 @@ from fedot.models import build_model
 INPUT_SHAPE = (3, 32, 32)
 
 
-def _measure(model_name: str, count: int, repeats: int) -> dict[str, float]:
-    small = build_model("cnn_bn", INPUT_SHAPE, 10)
-    fuse([small, small], input_shape=INPUT_SHAPE)  # warm-up: lazy imports, solver, allocator
+def _models(name: str, count: int) -> list[torch.nn.Module]:
     torch.manual_seed(0)
-    models = [build_model(model_name, INPUT_SHAPE, 10) for _ in range(count)]
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times = []
+    return [build_model(name, INPUT_SHAPE, 10) for _ in range(count)]
+
+
+def _warm_up() -> None:
+    small = build_model("cnn_bn", INPUT_SHAPE, 10)
+    fuse([small, small], input_shape=INPUT_SHAPE)  # lazy imports, solver, allocator
+
+
+def _times(name: str, many: int, repeats: int) -> dict[str, list[float]]:
+    _warm_up()
+    models = _models(name, many)
+    times: dict[str, list[float]] = {"two": [], "many": []}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fuse(models, input_shape=INPUT_SHAPE)
-        times.append(time.perf_counter() - start)
+        for key, subset in (("two", models[:2]), ("many", models)):
+            start = time.perf_counter()
+            fuse(subset, input_shape=INPUT_SHAPE)
+            times[key].append(time.perf_counter() - start)
+    return times
+
+
+def _memory(name: str, count: int) -> dict[str, float]:
+    _warm_up()
+    models = _models(name, count)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    fuse(models, input_shape=INPUT_SHAPE)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {
-        "seconds": statistics.median(times),
-        "peak_mib": peak / 1024,
-        "extra_mib": (peak - before) / 1024,
-        "parameters": sum(p.numel() for p in models[0].parameters()),
-    }
+    return {"peak_mib": peak / 1024, "added_mib": (peak - before) / 1024}
 
 
-def _in_fresh_process(model_name: str, count: int, repeats: int) -> dict[str, float]:
+def _in_fresh_process(function: Callable[..., Any], *args: Any) -> Any:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as executor:
-        return executor.submit(_measure, model_name, count, repeats).result()
+        return executor.submit(function, *args).result()
 
 
 def main() -> None:
@@ -61,23 +80,27 @@ def main() -> None:
     args = parser.parse_args()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
-        f"{platform.processor() or platform.machine()}, load average {os.getloadavg()[0]:.1f}"
+        f"{platform.machine()}, load average at start {os.getloadavg()[0]:.1f}\n"
     )
-    print()
+    n = args.many
     print(
-        f"| model | params | 2 models (s) | {args.many} models (s) | ratio | "
-        f"peak RSS, 2 / {args.many} (MiB) | added by fusing, 2 / {args.many} (MiB) |"
+        f"| model | params | 2 models: best / median (s) | {n} models: best / median (s) | ratio of bests "
+        f"| peak RSS, 2 / {n} models (MiB) | added by fusing, 2 / {n} (MiB) |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in args.models:
-        two = _in_fresh_process(name, 2, args.repeats)
-        many = _in_fresh_process(name, args.many, max(1, args.repeats // 2))
+        times = _in_fresh_process(_times, name, n, args.repeats)
+        two, many = _in_fresh_process(_memory, name, 2), _in_fresh_process(_memory, name, n)
+        parameters = sum(p.numel() for p in build_model(name, INPUT_SHAPE, 10).parameters())
+        best_two, best_many = min(times["two"]), min(times["many"])
         print(
-            f"| {name} | {two['parameters'] / 1e6:.1f} M | {two['seconds']:.2f} | {many['seconds']:.2f} | "
-            f"{many['seconds'] / two['seconds']:.1f}× | {two['peak_mib']:.0f} / {many['peak_mib']:.0f} | "
-            f"{two['extra_mib']:.0f} / {many['extra_mib']:.0f} |",
+            f"| {name} | {parameters / 1e6:.1f} M "
+            f"| {best_two:.2f} / {statistics.median(times['two']):.2f} "
+            f"| {best_many:.2f} / {statistics.median(times['many']):.2f} | {best_many / best_two:.1f}× "
+            f"| {two['peak_mib']:.0f} / {many['peak_mib']:.0f} | {two['added_mib']:.0f} / {many['added_mib']:.0f} |",
             flush=True,
         )
+    print(f"\nload average at end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

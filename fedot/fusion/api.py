@@ -82,7 +82,8 @@ def fuse(
     anchor_state = states[anchor_index]
     sizes = [group_sizes(structure, state, anchor_state, index) for index, state in enumerate(states)]
     modes = _training_modes(fused)
-    probe = ProducerProbe(fused, structure)
+    needs_probe = settings.by == "activations" or repair_batches is not None
+    probe = ProducerProbe(fused, structure) if needs_probe else None
 
     reference, reference_index = anchor_state, anchor_index
     for round_index in range(iterations + 1):
@@ -184,7 +185,7 @@ def _fuse_round(
     reference: State,
     reference_index: int | None,
     settings: _Settings,
-    probe: ProducerProbe,
+    probe: ProducerProbe | None,
     repair_batches: list[Tensor] | None,
 ) -> tuple[State, dict[str, tuple[Tensor, Tensor]]]:
     """Align every weighted model to ``reference`` and average; also the REPAIR targets."""
