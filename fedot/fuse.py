@@ -14,7 +14,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from fedot.fusion import fuse

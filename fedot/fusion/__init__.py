@@ -4,10 +4,12 @@
 * :func:`align` — one model moved into a reference's neuron order (same function for exact OT).
 * :func:`average` — plain weighted averaging (FedAvg), for comparison.
 
-Layout: ``structure`` derives neuron groups from the fx graph; ``transport`` holds costs,
-marginals and solvers over plain tensors; ``alignment`` computes plans per group;
-``transform`` applies them to state dicts; ``repair`` fixes statistics after averaging;
-``checks`` validates inputs; ``checkpoint`` loads and saves state dicts safely.
+Layout, one job per module: ``structure`` derives neuron groups from the fx graph (using
+``channel_spaces``, a union-find); ``transport`` holds costs, marginals and solvers over plain
+tensors; ``activations`` runs state dicts through the architecture to read pre-activations;
+``alignment`` computes one plan per group; ``transform`` applies plans to state dicts;
+``repair`` fixes statistics after averaging; ``checks`` validates inputs; ``checkpoint``
+loads and saves state dicts without unpickling; ``api`` ties them together.
 """
 
 from fedot.fusion.api import align, average, fuse

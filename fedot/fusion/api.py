@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import torch
 from torch import Tensor, nn
 
 from fedot.fusion.activations import Inputs, ProducerProbe, as_batches, producer_moments
@@ -45,7 +44,11 @@ def fuse(
     Every model's neurons are aligned to the anchor's by optimal transport (see
     :func:`align`), then the aligned parameters and BatchNorm statistics are averaged with
     ``weights`` (e.g. clients' example counts; normalised, uniform when None). The result has
-    the anchor's architecture and widths, so fusing into a narrower anchor compresses.
+    the anchor's architecture and widths, so fusing into a narrower anchor compresses. Which
+    tensor axes move together comes from the traced graph
+    (:func:`~fedot.fusion.structure.neuron_groups`; ``input_shape`` is one example's shape,
+    taken from ``inputs`` or the first layer when omitted): all branches of a residual sum
+    share one map, whose cost sums their members' costs.
 
     Alignment to one anchor costs one alignment per model, linear in N. ``iterations`` > 0
     then moves toward a barycenter: each round re-aligns every model to the current fused
@@ -118,9 +121,10 @@ def align(
     neuron's own parameters move by ``T·diag(1/β)`` (each reference neuron becomes a convex
     combination of model neurons) and its consumers' input columns by ``diag(1/α)·T`` (the
     weight on each model neuron is preserved). With exact OT and equal widths the plans are
-    permutations and the result computes the same function as ``model``; other widths or
-    soft plans give the closest model of ``reference``'s shape. Options as in :func:`fuse`.
-    Neither model is modified.
+    permutations and the result computes the same function as ``model``; with other widths or
+    soft plans each reference neuron is a transport-weighted mix of ``model``'s neurons, which
+    approximates ``model``'s function (exactly when merged neurons are duplicates). Options as
+    in :func:`fuse`. Neither model is modified.
     """
     check_models([model, reference])
     settings = _Settings.create(align, inputs, solver, reg, metric, squared, marginals, "auto")

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import torch
 import torch.fx
 from torch import nn
-from torch.fx.node import Node, map_arg
+from torch.fx.node import Node
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 from torch.nn import functional as F
 
