@@ -72,8 +72,9 @@ VGG11_LAYOUT = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 class VGG11(nn.Module):
     """VGG11 for 32×32 inputs with one linear classifier, as in the paper's CIFAR-10 runs.
 
-    ``bias=False, batch_norm=False`` is the paper's variant; smaller inputs keep
-    working because an adaptive pool fixes the classifier's input at 512.
+    ``bias=False, batch_norm=False`` is the paper's variant. Smaller inputs (e.g.
+    28×28 MNIST) keep working: the max-pools round up (``ceil_mode``), which changes
+    nothing at 32×32, and an adaptive pool fixes the classifier's input at 512.
     """
 
     def __init__(
@@ -89,7 +90,7 @@ class VGG11(nn.Module):
         c_in = input_shape[0]
         for item in VGG11_LAYOUT:
             if item == "M":
-                layers.append(nn.MaxPool2d(2))
+                layers.append(nn.MaxPool2d(2, ceil_mode=True))
                 continue
             c_out = max(1, int(item * width_multiplier))
             layers.append(nn.Conv2d(c_in, c_out, 3, padding=1, bias=bias and not batch_norm))

@@ -24,3 +24,9 @@ def test_model_runs_and_traces(name: str) -> None:
 def test_unknown_model_names_the_choices() -> None:
     with pytest.raises(ValueError, match="choose one of: .*mlp"):
         build_model("alexnet")
+
+
+@pytest.mark.parametrize("name", ["vgg11", "vgg11_bn"])
+def test_vgg11_runs_on_28_by_28_inputs(name: str) -> None:
+    model = build_model(name, (1, 28, 28), num_classes=10).eval()
+    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)

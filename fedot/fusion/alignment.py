@@ -1,0 +1,139 @@
+"""Transport plans that align one model's neuron groups with a reference's.
+
+Two ground metrics:
+
+* **weights** — a neuron is its incoming weights and bias (the rows of every Linear/Conv in its
+  group). Groups are solved in graph order, and before rows are compared their input columns
+  are moved by the plans already found (the paper's "past correction"). A member whose input
+  group is not solved yet (the later blocks feeding a residual sum) is left out of that group's
+  cost; the other members' rows are concatenated (for squared Euclidean: costs summed).
+* **activations** — a neuron is its pre-activation values on shared inputs (every producer of
+  the group, summed); the cost is accumulated over batches from inner products.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import Tensor
+
+from fedot.fusion.activations import ProducerProbe, channel_rows
+from fedot.fusion.structure import AlignedAxis, NeuronGroup, Structure
+from fedot.fusion.transform import transport_axis
+from fedot.fusion.transport import (
+    TransportOptions,
+    TransportPlan,
+    cost_from_inner_products,
+    neuron_marginals,
+    transport_plan,
+)
+
+
+def weight_plans(
+    structure: Structure,
+    state: Mapping[str, Tensor],
+    reference: Mapping[str, Tensor],
+    sizes: Mapping[int, int],
+    options: TransportOptions,
+) -> dict[int, TransportPlan]:
+    """One plan per free group, from incoming weights with past correction.
+
+    ``sizes`` are ``state``'s group sizes; ``reference`` has the structure's sizes.
+    """
+    reference_sizes = {group.index: group.size for group in structure.groups}
+    plans: dict[int, TransportPlan] = {}
+    for group in structure.free_groups:
+        terms: list[Tensor] | None = None
+        for axis in structure.axes:
+            if axis.incoming or not axis.describes_neuron or group.index not in _groups_on(axis):
+                continue
+            rows = _neuron_rows(structure, axis, group, state, sizes, plans)
+            if rows is None:
+                continue
+            reference_rows = _neuron_rows(structure, axis, group, reference, reference_sizes, None)
+            terms = _add_inner_products(terms, rows, reference_rows)
+        if terms is None:
+            raise ValueError(
+                f"cannot align neuron group {group.index} from weights: every layer producing it "
+                "reads a group that is not aligned yet; use align='activations'"
+            )
+        plans[group.index] = _plan(*terms, options)
+    return plans
+
+
+def activation_plans(
+    probe: ProducerProbe,
+    structure: Structure,
+    state: Mapping[str, Tensor],
+    reference: Mapping[str, Tensor],
+    batches: Sequence[Tensor],
+    options: TransportOptions,
+) -> dict[int, TransportPlan]:
+    """One plan per free group, from pre-activations of ``state`` and ``reference`` on ``batches``."""
+    sums: dict[int, list[Tensor]] = {}
+    for x in batches:
+        outputs, reference_outputs = probe(state, x), probe(reference, x)
+        for group in structure.free_groups:
+            for producer in group.producers:
+                rows = channel_rows(outputs[producer.node], producer.axis).to(torch.float64)
+                reference_rows = channel_rows(reference_outputs[producer.node], producer.axis).to(torch.float64)
+                sums[group.index] = _add_inner_products(sums.get(group.index), rows, reference_rows)
+    plans = {}
+    for group in structure.free_groups:
+        if group.index not in sums:
+            raise ValueError(f"neuron group {group.index} has no Linear, Conv or BatchNorm output to measure")
+        plans[group.index] = _plan(*sums[group.index], options)
+    return plans
+
+
+def _add_inner_products(terms: list[Tensor] | None, rows: Tensor, reference_rows: Tensor) -> list[Tensor]:
+    """Add ``rows @ reference_rows.T`` and both sides' squared row norms to ``terms``.
+
+    Summing these over a group's members (or batches) gives the cost of their concatenated
+    features without building the concatenation.
+    """
+    new = [rows @ reference_rows.T, rows.square().sum(1), reference_rows.square().sum(1)]
+    return new if terms is None else [old + term for old, term in zip(terms, new)]
+
+
+def _plan(cross: Tensor, sq: Tensor, reference_sq: Tensor, options: TransportOptions) -> TransportPlan:
+    cost = cost_from_inner_products(cross, sq, reference_sq, metric=options.metric, squared=options.squared)
+    a = neuron_marginals(sq.sqrt(), options.marginals)
+    b = neuron_marginals(reference_sq.sqrt(), options.marginals)
+    return transport_plan(cost, a, b, solver=options.solver, reg=options.reg)
+
+
+def _groups_on(axis: AlignedAxis) -> set[int]:
+    return {segment.group for segment in axis.segments}
+
+
+def _neuron_rows(
+    structure: Structure,
+    axis: AlignedAxis,
+    group: NeuronGroup,
+    state: Mapping[str, Tensor],
+    sizes: Mapping[int, int],
+    plans: Mapping[int, TransportPlan] | None,
+) -> Tensor | None:
+    """The rows of ``group``'s neurons on ``axis``, other axes moved by ``plans`` (None: as is).
+
+    Returns None when another axis of the tensor belongs to a free group not yet in ``plans``.
+    """
+    tensor = state[axis.tensor]
+    if plans is not None:
+        for other in structure.axes_of(axis.tensor):
+            if other.axis == axis.axis:
+                continue
+            free = {g for g in _groups_on(other) if not structure.groups[g].fixed}
+            if not free <= plans.keys():
+                return None
+            tensor = transport_axis(tensor, other, plans, sizes)
+    offset = 0
+    for segment in axis.segments:
+        length = sizes[segment.group] * segment.block
+        if segment.group == group.index:
+            piece = tensor.narrow(axis.axis, offset, length).movedim(axis.axis, 0)
+            return piece.reshape(sizes[group.index], -1).to(torch.float32)
+        offset += length
+    raise AssertionError(f"group {group.index} is not on {axis.tensor} axis {axis.axis}")

@@ -1,0 +1,294 @@
+"""``fuse``, ``align`` and ``average``: the public operations on whole models."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from torch import Tensor, nn
+
+from fedot.fusion.activations import Inputs, ProducerProbe, as_batches, producer_moments
+from fedot.fusion.alignment import activation_plans, weight_plans
+from fedot.fusion.checks import check_finite, check_models, check_same_shapes, group_sizes, normalised_weights
+from fedot.fusion.repair import rescale_neurons, reset_batchnorm_statistics
+from fedot.fusion.structure import Producer, Structure, neuron_groups
+from fedot.fusion.transform import State, transport_state
+from fedot.fusion.transport import MarginalKind, Metric, Solver, TransportOptions
+
+AlignBy = Literal["weights", "activations"]
+Anchor = int | Literal["largest_weight"]
+RepairMethod = Literal["auto", "reset_bn", "rescale"]
+
+
+def fuse(
+    models: Sequence[nn.Module],
+    weights: Sequence[float] | None = None,
+    *,
+    align: AlignBy = "weights",
+    inputs: Inputs | None = None,
+    solver: Solver = "exact",
+    reg: float = 0.01,
+    metric: Metric = "euclidean",
+    squared: bool = False,
+    marginals: MarginalKind = "uniform",
+    anchor: Anchor = 0,
+    iterations: int = 0,
+    repair: Inputs | None = None,
+    repair_method: RepairMethod = "auto",
+    input_shape: Sequence[int] | None = None,
+) -> nn.Module:
+    """Fuse ``models`` (one architecture, hidden widths may differ) into a new model.
+
+    Every model's neurons are aligned to the anchor's by optimal transport (see
+    :func:`align`), then the aligned parameters and BatchNorm statistics are averaged with
+    ``weights`` (e.g. clients' example counts; normalised, uniform when None). The result has
+    the anchor's architecture and widths, so fusing into a narrower anchor compresses. Which
+    tensor axes move together comes from the traced graph
+    (:func:`~fedot.fusion.structure.neuron_groups`; ``input_shape`` is one example's shape,
+    taken from ``inputs`` or the first layer when omitted): all branches of a residual sum
+    share one map, whose cost sums their members' costs.
+
+    Alignment to one anchor costs one alignment per model, linear in N. ``iterations`` > 0
+    then moves toward a barycenter: each round re-aligns every model to the current fused
+    model and averages again (again linear in N); this removes the anchor's privilege.
+    ``anchor`` is a model index or ``"largest_weight"``. Models with weight 0 are skipped.
+
+    ``align="weights"`` compares incoming weights (no data needed); ``"activations"`` compares
+    pre-activations on ``inputs`` (a tensor or an iterable of batches; BatchNorm in eval mode).
+    ``solver``, ``reg``, ``metric``, ``squared``, ``marginals``: see
+    :class:`~fedot.fusion.transport.TransportOptions`.
+
+    ``repair`` (inputs, a few batches) counters variance collapse afterwards:
+    ``repair_method="reset_bn"`` re-estimates BatchNorm statistics; ``"rescale"`` (REPAIR)
+    gives every hidden pre-activation the weighted mean of its aligned parents' mean and std;
+    ``"auto"`` resets BatchNorm statistics and rescales the layers no BatchNorm follows.
+
+    Guarantees: the models are not modified; fusing copies of one model returns its function;
+    with exact OT, equal widths and a single non-zero weight the result computes that
+    model's function. Raises ``ValueError`` for mismatched architectures (naming the first
+    tensor whose shape does not fit), NaN/Inf parameters (naming the model), bad weights,
+    fewer than two models, or ``align="activations"`` without ``inputs``.
+    """
+    check_models(models)
+    shares = normalised_weights(weights, len(models))
+    settings = _Settings.create(align, inputs, solver, reg, metric, squared, marginals, repair_method)
+    if not isinstance(iterations, int) or iterations < 0:
+        raise ValueError(f"iterations must be a non-negative integer, got {iterations!r}")
+    anchor_index = _anchor_index(anchor, shares)
+    states = [_state_of(model) for model in models]
+    check_finite(states)
+    repair_batches = as_batches(repair) if repair is not None else None
+    fused = copy.deepcopy(models[anchor_index])
+    structure = neuron_groups(fused, _input_shape(input_shape, settings.batches or repair_batches))
+    anchor_state = states[anchor_index]
+    sizes = [group_sizes(structure, state, anchor_state, index) for index, state in enumerate(states)]
+    modes = _training_modes(fused)
+    needs_probe = settings.by == "activations" or repair_batches is not None
+    probe = ProducerProbe(fused, structure) if needs_probe else None
+
+    reference, reference_index = anchor_state, anchor_index
+    for round_index in range(iterations + 1):
+        measure = repair_batches if round_index == iterations else None
+        fused_state, targets = _fuse_round(
+            structure, states, shares, sizes, reference, reference_index, settings, probe, measure
+        )
+        reference, reference_index = fused_state, None
+    fused.load_state_dict(fused_state)
+    if repair_batches is not None:
+        _repair(fused, structure, targets, repair_batches, settings.repair_method)
+    _restore_training_modes(modes)
+    return fused
+
+
+def align(
+    model: nn.Module,
+    reference: nn.Module,
+    *,
+    align: AlignBy = "weights",
+    inputs: Inputs | None = None,
+    solver: Solver = "exact",
+    reg: float = 0.01,
+    metric: Metric = "euclidean",
+    squared: bool = False,
+    marginals: MarginalKind = "uniform",
+    input_shape: Sequence[int] | None = None,
+) -> nn.Module:
+    """``model`` transported into ``reference``'s neuron order (and widths), as a new model.
+
+    Each neuron group gets a transport plan from ``model``'s neurons to ``reference``'s; a
+    neuron's own parameters move by ``T·diag(1/β)`` (each reference neuron becomes a convex
+    combination of model neurons) and its consumers' input columns by ``diag(1/α)·T`` (the
+    weight on each model neuron is preserved). With exact OT and equal widths the plans are
+    permutations and the result computes the same function as ``model``; with other widths or
+    soft plans each reference neuron is a transport-weighted mix of ``model``'s neurons, which
+    approximates ``model``'s function (exactly when merged neurons are duplicates). Options as
+    in :func:`fuse`. Neither model is modified.
+    """
+    check_models([model, reference])
+    settings = _Settings.create(align, inputs, solver, reg, metric, squared, marginals, "auto")
+    state, reference_state = _state_of(model), _state_of(reference)
+    check_finite([reference_state, state])
+    aligned = copy.deepcopy(reference)
+    structure = neuron_groups(aligned, _input_shape(input_shape, settings.batches))
+    sizes = group_sizes(structure, state, reference_state, 1)
+    modes = _training_modes(aligned)
+    probe = ProducerProbe(aligned, structure) if settings.by == "activations" else None
+    moved = _aligned_state(structure, state, sizes, reference_state, settings, probe)
+    aligned.load_state_dict(moved)
+    _restore_training_modes(modes)
+    aligned.train(model.training)
+    return aligned
+
+
+def average(models: Sequence[nn.Module], weights: Sequence[float] | None = None) -> nn.Module:
+    """The weighted average of ``models``' parameters and buffers, without alignment (FedAvg).
+
+    All models must have identical tensor names and shapes. Integer buffers (BatchNorm's
+    ``num_batches_tracked``) are taken from the first model. Returns a new model.
+    """
+    check_models(models)
+    shares = normalised_weights(weights, len(models))
+    states = [_state_of(model) for model in models]
+    check_same_shapes(states)
+    check_finite(states)
+    averaged = copy.deepcopy(models[0])
+    averaged.load_state_dict(_weighted_sum(states, shares, base=states[0]))
+    return averaged
+
+
+@dataclass(frozen=True)
+class _Settings:
+    by: AlignBy
+    batches: list[Tensor] | None
+    transport: TransportOptions
+    repair_method: RepairMethod
+
+    @staticmethod
+    def create(
+        by: str, inputs: Inputs | None, solver: str, reg: float, metric: str, squared: bool,
+        marginals: str, repair_method: str,
+    ) -> _Settings:  # fmt: skip
+        if by not in ("weights", "activations"):
+            raise ValueError(f"align must be 'weights' or 'activations', got {by!r}")
+        if by == "activations" and inputs is None:
+            raise ValueError("align='activations' needs inputs=: a tensor or batches of examples")
+        if repair_method not in ("auto", "reset_bn", "rescale"):
+            raise ValueError(f"repair_method must be 'auto', 'reset_bn' or 'rescale', got {repair_method!r}")
+        options = TransportOptions(metric=metric, squared=squared, marginals=marginals, solver=solver, reg=reg)
+        batches = as_batches(inputs) if inputs is not None else None
+        return _Settings(by, batches, options, repair_method)
+
+
+def _fuse_round(
+    structure: Structure,
+    states: Sequence[State],
+    shares: Sequence[float],
+    sizes: Sequence[Mapping[int, int]],
+    reference: State,
+    reference_index: int | None,
+    settings: _Settings,
+    probe: ProducerProbe | None,
+    repair_batches: list[Tensor] | None,
+) -> tuple[State, dict[str, tuple[Tensor, Tensor]]]:
+    """Align every weighted model to ``reference`` and average; also the REPAIR targets."""
+    total: State | None = None
+    targets: dict[str, tuple[Tensor, Tensor]] = {}
+    for index, (state, share) in enumerate(zip(states, shares)):
+        if share == 0:
+            continue
+        if index == reference_index:
+            aligned = state
+        else:
+            aligned = _aligned_state(structure, state, sizes[index], reference, settings, probe)
+        total = _weighted_sum([aligned], [share], base=reference, total=total)
+        if repair_batches is not None:
+            for node, (mean, std) in producer_moments(probe, structure, aligned, repair_batches).items():
+                previous = targets.get(node, (0.0, 0.0))
+                targets[node] = (previous[0] + share * mean, previous[1] + share * std)
+    return total, targets
+
+
+def _aligned_state(
+    structure: Structure,
+    state: State,
+    sizes: Mapping[int, int],
+    reference: State,
+    settings: _Settings,
+    probe: ProducerProbe | None,
+) -> State:
+    if settings.by == "weights":
+        plans = weight_plans(structure, state, reference, sizes, settings.transport)
+    else:
+        plans = activation_plans(probe, structure, state, reference, settings.batches, settings.transport)
+    return transport_state(structure, state, plans, sizes)
+
+
+def _weighted_sum(
+    states: Sequence[Mapping[str, Tensor]], shares: Sequence[float], base: Mapping[str, Tensor], total: State | None = None
+) -> State:
+    """``total`` (updated in place) plus Σ share·state over floating tensors; other tensors are
+    taken from ``base``. Never writes to ``states`` or ``base``."""
+    result = total if total is not None else {}
+    for name, base_tensor in base.items():
+        if not base_tensor.is_floating_point():
+            result[name] = base_tensor.clone()
+            continue
+        for state, share in zip(states, shares):
+            if name in result:
+                result[name].add_(state[name], alpha=share)
+            else:
+                result[name] = state[name] * share
+    return result
+
+
+def _repair(
+    fused: nn.Module, structure: Structure, targets: dict[str, tuple[Tensor, Tensor]], batches: list[Tensor], method: RepairMethod
+) -> None:
+    if method in ("auto", "reset_bn"):
+        reset_batchnorm_statistics(fused, batches)
+    if method == "reset_bn":
+        return
+    producers = [p for group in structure.free_groups for p in group.producers]
+    shared = {p.module for p in producers if sum(q.module == p.module for q in producers) > 1}
+    chosen = [
+        p
+        for p in producers
+        if p.module not in shared
+        and getattr(fused.get_submodule(p.module), "weight", None) is not None
+        and (method == "rescale" or p.kind != "norm")
+    ]
+    rescale_neurons(fused, structure, targets, batches, _in_graph_order(structure, chosen))
+
+
+def _in_graph_order(structure: Structure, producers: Sequence[Producer]) -> list[Producer]:
+    position = {node.name: index for index, node in enumerate(structure.graph.nodes)}
+    return sorted(producers, key=lambda p: position[p.node])
+
+
+def _anchor_index(anchor: Anchor, shares: Sequence[float]) -> int:
+    if anchor == "largest_weight":
+        return max(range(len(shares)), key=lambda index: shares[index])
+    if isinstance(anchor, bool) or not isinstance(anchor, int) or not -len(shares) <= anchor < len(shares):
+        raise ValueError(f"anchor must be a model index below {len(shares)} or 'largest_weight', got {anchor!r}")
+    return anchor % len(shares)
+
+
+def _input_shape(input_shape: Sequence[int] | None, batches: list[Tensor] | None) -> Sequence[int] | None:
+    if input_shape is not None:
+        return input_shape
+    return tuple(batches[0].shape[1:]) if batches else None
+
+
+def _state_of(model: nn.Module) -> State:
+    return {name: tensor.detach() for name, tensor in model.state_dict().items()}
+
+
+def _training_modes(model: nn.Module) -> dict[nn.Module, bool]:
+    return {module: module.training for module in model.modules()}
+
+
+def _restore_training_modes(modes: Mapping[nn.Module, bool]) -> None:
+    for module, training in modes.items():
+        module.train(training)
