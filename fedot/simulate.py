@@ -1,0 +1,175 @@
+"""``python -m fedot.simulate``: run a federation on Flower's Simulation Engine and compare strategies.
+
+With no flags it runs the embedded default offline: scikit-learn's digits, the
+MLP, 4 clients with Dirichlet(0.5) label skew, one-shot OT fusion vs FedAvg.
+Settings come from ``RunConfig`` defaults, then ``--config FILE.toml``, then
+flags. The command starts its own SuperLink (``--simulation``, runtime
+dependency installation off, private ``FLWR_HOME``), submits fedot's Flower App
+(this source tree) with ``flwr run``, shows progress, and stops everything it
+started. Results land in the output folder: results.json, rounds.csv,
+accuracy.png, partitions.png, flower.log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+import tomllib
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fedot.config import CHOICES, RunConfig, key_of
+from fedot.data import DatasetUnavailableError
+from fedot.data.partition_report import format_label_histogram, label_histogram, plot_label_histogram
+from fedot.federation import client_partitions, run_dataset
+from fedot.progress import ProgressView
+from fedot.results import PARTITION_PLOT, RESULTS_FILE, StrategyReport, format_table
+from fedot.superlink import LocalSuperLink
+
+APP_DIR = Path(__file__).resolve().parents[1]
+"""fedot's Flower App: the source tree whose pyproject.toml declares the ServerApp and ClientApp."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """One flag per ``RunConfig`` field (``--local-epochs``), plus ``--config``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m fedot.simulate",
+        description="Simulate a federation with Flower and compare OT fusion with FedAvg.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--config", type=Path, help="TOML file of settings (as under simulations/); flags override it")
+    defaults = RunConfig()
+    for field in dataclasses.fields(RunConfig):
+        flag = "--" + key_of(field.name)
+        default = getattr(defaults, field.name)
+        help_text = field.metadata["help"]
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            parser.add_argument(
+                flag, type=type(default), choices=CHOICES.get(field.name), default=None,
+                help=f"{help_text} (default: {default!r})",
+            )
+    return parser
+
+
+def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RunConfig:
+    """Defaults ← TOML file ← flags; any invalid value exits with argparse's usage error."""
+    values: dict[str, Any] = {}
+    if args.config is not None:
+        try:
+            with args.config.open("rb") as file:
+                values.update(tomllib.load(file))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            parser.error(f"cannot read --config {args.config}: {error}")
+    for field in dataclasses.fields(RunConfig):
+        value = getattr(args, field.name)
+        if value is not None:
+            values[key_of(field.name)] = value
+    try:
+        config = RunConfig.from_flower(values)
+    except ValueError as error:
+        parser.error(str(error))
+    output = Path(config.output_dir or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    return config.replace(output_dir=str(output.expanduser().resolve()))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the federation the arguments describe; 0 when every strategy finished its rounds."""
+    started = time.perf_counter()
+    parser = build_parser()
+    config = config_from_args(parser, parser.parse_args(argv))
+    output = Path(config.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    print(f"fedot: {describe(config)}\nresults → {output}", flush=True)
+    try:
+        show_partitions(config, output)
+    except DatasetUnavailableError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        parser.error(str(error))
+    status = run_federation(config, output)
+    if not status_ok(status, output):
+        return 1
+    results = finish_results(output, time.perf_counter() - started)
+    reports = [StrategyReport.from_dict(entry) for entry in results["strategies"].values()]
+    print("\n" + format_table(reports))
+    print(f"\nwall time {results['timings']['total_wall_seconds']:.1f} s · results in {output}")
+    return 0 if not any(report.error for report in reports) else 1
+
+
+def describe(config: RunConfig) -> str:
+    mode = "one-shot" if config.rounds == 1 else f"{config.rounds} rounds"
+    return (
+        f"{config.dataset}, {config.model}, {config.clients} clients, {config.partition} partition, "
+        f"{mode}, {config.init} init, strategies: {', '.join(config.strategies)}"
+    )
+
+
+def show_partitions(config: RunConfig, output: Path) -> None:
+    """Load the data (fail fast when it is missing), print the label table, plot the histogram."""
+    dataset = run_dataset(config)
+    histogram = label_histogram(dataset.train_labels, client_partitions(config), dataset.num_classes)
+    print(format_label_histogram(histogram), flush=True)
+    plot_label_histogram(histogram, output / PARTITION_PLOT, dataset.classes, title=describe(config))
+
+
+def run_federation(config: RunConfig, output: Path) -> str:
+    """Run fedot's Flower App on a private simulation SuperLink; return the run's final status."""
+    federation = {
+        "num-supernodes": config.clients,
+        "client-resources-num-cpus": config.cpus_per_client,
+        "client-resources-num-gpus": config.gpus_per_client,
+    }
+    with LocalSuperLink(simulation=True, ray_address=config.ray_address or None) as superlink:
+        run_id = superlink.submit(APP_DIR, config.to_flower(), federation)
+        follower = superlink.follow(run_id, output / "flower.log")
+        view = ProgressView(output / "events.jsonl", config.rounds)
+        try:
+            while follower.poll() is None:
+                view.update()
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            superlink.stop_run(run_id)
+            raise
+        finally:
+            view.close()
+            follower.terminate()
+        status = superlink.status(run_id)
+    return f"{status.status} {status.details}".strip()
+
+
+def status_ok(status: str, output: Path) -> bool:
+    """Whether the run completed with results; otherwise explain where to look."""
+    if status.startswith("finished:completed") and (output / RESULTS_FILE).exists():
+        return True
+    log = output / "flower.log"
+    tail = log.read_text(errors="replace")[-2500:] if log.exists() else ""
+    print(f"error: the Flower run ended as {status!r} without results.\n{tail}", file=sys.stderr)
+    return False
+
+
+def finish_results(output: Path, wall_seconds: float) -> dict[str, Any]:
+    """Add the command's wall time and its overhead ratio to results.json; return the document."""
+    path = output / RESULTS_FILE
+    results = json.loads(path.read_text())
+    timings = [entry["timings"] for entry in results["strategies"].values()]
+    work = sum(t["client_training_seconds"] + t["aggregation_seconds"] for t in timings)
+    results["timings"] = {
+        "total_wall_seconds": wall_seconds,
+        "client_training_seconds": sum(t["client_training_seconds"] for t in timings),
+        "aggregation_seconds": sum(t["aggregation_seconds"] for t in timings),
+        "overhead_ratio": wall_seconds / work if work > 0 else None,
+    }
+    path.write_text(json.dumps(results, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(main())
