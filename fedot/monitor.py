@@ -156,7 +156,7 @@ class MonitoredGrid(Grid):
         server_round = int(original.content.config_records.get("config", {}).get("server-round", 0))
         if reply.has_error():
             reason = reply.error.reason or f"error code {reply.error.code}"
-            self._fail(server_round, kind, node, _first_line(reason))
+            self._fail(server_round, kind, node, _essential_line(reason))
             return reply
         if kind != MessageType.TRAIN:
             return reply
@@ -185,6 +185,7 @@ class MonitoredGrid(Grid):
         self.last_train_replies = usable
 
 
-def _first_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else text[:300]
+def _essential_line(text: str) -> str:
+    """The informative line of an error reason (Flower wraps client tracebacks as ``<class ...>:<'...'>``)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else text).removesuffix("'>")[:300]

@@ -120,15 +120,16 @@ def show_partitions(config: RunConfig, output: Path) -> None:
     plot_label_histogram(histogram, output / PARTITION_PLOT, dataset.classes, title=describe(config))
 
 
-def run_federation(config: RunConfig, output: Path) -> str:
-    """Run fedot's Flower App on a private simulation SuperLink; return the run's final status."""
+def run_federation(config: RunConfig, output: Path, app_dir: Path = APP_DIR) -> str:
+    """Run the Flower App in ``app_dir`` (fedot's own) on a private simulation SuperLink; return its final status."""
+    output.mkdir(parents=True, exist_ok=True)
     federation = {
         "num-supernodes": config.clients,
         "client-resources-num-cpus": config.cpus_per_client,
         "client-resources-num-gpus": config.gpus_per_client,
     }
     with LocalSuperLink(simulation=True, ray_address=config.ray_address or None) as superlink:
-        run_id = superlink.submit(APP_DIR, config.to_flower(), federation)
+        run_id = superlink.submit(app_dir, config.to_flower(), federation)
         follower = superlink.follow(run_id, output / "flower.log")
         view = ProgressView(output / "events.jsonl", config.rounds)
         try:
