@@ -76,7 +76,9 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     except ValueError as error:
         parser.error(str(error))
     output = Path(config.output_dir or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
-    return config.replace(output_dir=str(output.expanduser().resolve()))
+    data_dir = str(Path(config.data_dir).expanduser().resolve()) if config.data_dir else ""
+    # Flower's processes have other working folders: paths travel absolute.
+    return config.replace(output_dir=str(output.expanduser().resolve()), data_dir=data_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
