@@ -101,14 +101,17 @@ def write_results(
     output: Path,
     config: dict[str, Any],
     reports: list[StrategyReport],
-    partition_sizes: list[int],
+    label_histogram: list[list[int]],
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write results.json, rounds.csv and the accuracy plot into ``output``; return the JSON path."""
+    """Write results.json, rounds.csv and the accuracy plot into ``output``; return the JSON path.
+
+    ``label_histogram[client][class]`` counts each client's training examples per class.
+    """
     output.mkdir(parents=True, exist_ok=True)
     document = {
         "config": config,
-        "partition_sizes": partition_sizes,
+        "label_histogram": label_histogram,
         "strategies": {report.name: report.to_dict() for report in reports},
         **(extra or {}),
     }

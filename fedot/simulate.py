@@ -25,10 +25,10 @@ from typing import Any
 
 from fedot.config import CHOICES, RunConfig, key_of
 from fedot.data import DatasetUnavailableError
-from fedot.data.partition_report import format_label_histogram, label_histogram, plot_label_histogram
+from fedot.data.partition_report import format_label_histogram, label_histogram
 from fedot.federation import client_partitions, run_dataset
 from fedot.progress import ProgressView
-from fedot.results import PARTITION_PLOT, RESULTS_FILE, StrategyReport, format_table
+from fedot.results import RESULTS_FILE, StrategyReport, format_table
 from fedot.superlink import LocalSuperLink
 
 APP_DIR = Path(__file__).resolve().parents[1]
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     output.mkdir(parents=True, exist_ok=True)
     print(f"fedot: {describe(config)}\nresults → {output}", flush=True)
     try:
-        show_partitions(config, output)
+        show_partitions(config)
     except DatasetUnavailableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -114,12 +114,11 @@ def describe(config: RunConfig) -> str:
     )
 
 
-def show_partitions(config: RunConfig, output: Path) -> None:
-    """Load the data (fail fast when it is missing), print the label table, plot the histogram."""
+def show_partitions(config: RunConfig) -> None:
+    """Load the data (fail fast when it is missing) and print how the clients' labels are split."""
     dataset = run_dataset(config)
     histogram = label_histogram(dataset.train_labels, client_partitions(config), dataset.num_classes)
     print(format_label_histogram(histogram), flush=True)
-    plot_label_histogram(histogram, output / PARTITION_PLOT, dataset.classes, title=describe(config))
 
 
 def run_federation(config: RunConfig, output: Path, app_dir: Path = APP_DIR) -> str:

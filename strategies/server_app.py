@@ -26,9 +26,10 @@ from torch import nn
 
 from fedot.config import RunConfig
 from fedot.data import ImageDataset, normalized_batches
+from fedot.data.partition_report import label_histogram, plot_label_histogram
 from fedot.federation import client_partitions, initial_model, run_dataset, server_indices
 from fedot.monitor import FederationError, MonitoredGrid, RunEvents
-from fedot.results import ClientReport, RoundReport, StrategyReport, format_table, write_results
+from fedot.results import PARTITION_PLOT, ClientReport, RoundReport, StrategyReport, format_table, write_results
 from fedot.train import evaluate, evaluate_ensemble
 from strategies.otfusion import FusionSettings, OTFusion
 
@@ -48,8 +49,9 @@ def main(grid: Grid, context: Context) -> None:
     inputs = server_inputs(config, dataset)
     events.emit("start", strategies=list(config.strategies), rounds=config.rounds, clients=config.clients)
     reports = [run_strategy(name, config, grid, dataset, inputs, events) for name in config.strategies]
-    sizes = [len(part) for part in client_partitions(config)]
-    path = write_results(output, config.to_flower(), reports, sizes)
+    histogram = label_histogram(dataset.train_labels.cpu(), client_partitions(config), dataset.num_classes)
+    plot_label_histogram(histogram, output / PARTITION_PLOT, dataset.classes, title=f"{config.clients} clients, {config.partition}")
+    path = write_results(output, config.to_flower(), reports, histogram.tolist())
     log(INFO, "fedot results written to %s\n%s", path, format_table(reports))
     events.emit("done", results=str(path))
 

@@ -17,7 +17,7 @@ def report(name: str, accuracy: float) -> StrategyReport:
 
 def test_results_round_trip_and_summaries(tmp_path: Path) -> None:
     reports = [report("otfusion", 0.75), report("fedavg", 0.6)]
-    path = write_results(tmp_path, {"clients": 3}, reports, [10, 20, 30])
+    path = write_results(tmp_path, {"clients": 3}, reports, [[10, 0], [5, 15], [0, 30]])
     document = json.loads(path.read_text())
     ot = document["strategies"]["otfusion"]
     assert ot["final_accuracy"] == 0.75 and ot["ensemble_accuracy"] == 0.8
