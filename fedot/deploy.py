@@ -163,7 +163,7 @@ class LocalDeployment:
             dead = [n for n in self.supernodes if n.poll() is not None]
             if dead:
                 raise RuntimeError(f"a SuperNode exited (code {dead[0].poll()}):\n{dead[0].log_text()[-2000:]}")
-            time.sleep(0.5)
+            time.sleep(1.0)  # each check runs the flwr CLI (~1 s of CPU)
         logs = "\n".join(node.log_text()[-800:] for node in self.supernodes)
         raise TimeoutError(f"only {self.superlink.connected_nodes()} of {self.num_supernodes} SuperNodes "
                            f"connected within {timeout:.0f} s:\n{logs}")
