@@ -194,6 +194,7 @@ def test_supernodes_get_one_partition_each_from_one_variable(monkeypatch: pytest
     assert mounted(supernode, str(args.root_certificates)) == "./deploy/certs/public"
     assert mounted(supernode, "/app/data") == "./data"
     assert "depends_on" not in supernode  # `up supernode` on another machine starts nothing else
+    assert supernode["init"] is True  # reaps the ClientApp processes Flower starts per message
     command = supernode_command(args.superlink, {"partition-id": 0, "num-partitions": 3}, port=args.port,
                                 root_certificates=args.root_certificates, max_retries=args.max_retries)
     parsed = _parse_args_run_supernode().parse_args(command[1:])
