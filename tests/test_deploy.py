@@ -191,9 +191,15 @@ def test_tls_deployment_survives_a_killed_supernode_and_bad_replies(tmp_path: Pa
                 victim.kill()
                 killed.append(time.monotonic())
 
-        status = run_and_wait(deployment.superlink, config, app_dir=app, log_path=output / "flower.log",
-                              timeout=240, while_running=kill_when_training_starts)
-    assert leftover_processes(home, wait=10) == []
+        # Submitted as `python -m fedot.deploy run` does: a CLI connection of its own that trusts the CA.
+        client = RemoteSuperLink(deployment.address, root_certificates=deployment.tls_files.ca,
+                                 home=tmp_path / "cli").start()
+        try:
+            status = run_and_wait(client, config, app_dir=app, log_path=output / "flower.log",
+                                  timeout=240, while_running=kill_when_training_starts)
+        finally:
+            client.stop()
+    assert leftover_processes(home, wait=10) == [] and leftover_processes(tmp_path / "cli") == []
     assert killed, "partition 3 never started training"
     assert status.succeeded, status
     report = json.loads((output / "results.json").read_text())["strategies"]["otfusion"]
