@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -95,7 +96,7 @@ class LocalDeployment:
     with the SuperLink before the node starts, so ``node_ids[i]`` is partition
     ``i``'s node id from the start. Leaving the context stops every process it
     started (SuperLink, SuperNodes, their SuperExecs, ServerApp and ClientApp
-    processes) and removes its files.
+    processes) and removes its files (certificates and keys included).
     """
 
     def __init__(
@@ -172,7 +173,9 @@ class LocalDeployment:
         """Stop the SuperNodes, then the SuperLink; sweep every process left under the home; name them."""
         with ThreadPoolExecutor(max(1, len(self.supernodes))) as pool:  # each may take seconds to exit
             list(pool.map(LocalSuperNode.stop, self.supernodes))
-        return self.superlink.stop()
+        swept = self.superlink.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+        return swept
 
     def __enter__(self) -> LocalDeployment:
         return self.start()

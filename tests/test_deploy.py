@@ -158,6 +158,7 @@ def test_local_deployment_runs_one_shot_otfusion_on_three_supernodes(
     assert code == 0, captured.out + captured.err
     assert "WARNING: --insecure" in captured.err
     assert leftover_processes(tmp_path, wait=10) == []
+    assert list(homes.iterdir()) == []  # its private FLWR_HOME, certificates included, is gone
     assert elapsed < 300
     results = json.loads((output / "results.json").read_text())
     report = results["strategies"]["otfusion"]
