@@ -292,6 +292,78 @@ class LocalSuperLink:
         self.stop()
 
 
+class RemoteSuperLink(LocalSuperLink):
+    """The ``flwr`` CLI's connection to a SuperLink that runs elsewhere (docker, another machine).
+
+    It starts no server: ``start()`` writes the connection into a private
+    ``FLWR_HOME`` and checks that the SuperLink answers; ``submit``, ``status``,
+    ``follow``, ``register_supernode`` and the rest work as on a ``LocalSuperLink``.
+    ``stop()`` ends only the CLI processes this object started. Without
+    ``root_certificates`` the connection is unencrypted.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        root_certificates: Path | None = None,
+        home: Path | None = None,
+        start_timeout: float = 30.0,
+    ) -> None:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"SuperLink address must be host:port, got {address!r}")
+        super().__init__(simulation=False, host=host.strip("[]"), port=int(port), home=home,
+                         start_timeout=start_timeout)
+        self._address = address
+        self.root_certificates = Path(root_certificates).resolve() if root_certificates else None
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    def start(self) -> RemoteSuperLink:
+        """Write the CLI connection and wait until the SuperLink's health endpoint answers."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        security = (
+            f"root-certificates = {json.dumps(str(self.root_certificates))}"
+            if self.root_certificates else "insecure = true"
+        )
+        (self.home / "config.toml").write_text(
+            f'[superlink]\ndefault = "{CONNECTION}"\n\n'
+            f'[superlink.{CONNECTION}]\naddress = "{self.address}"\n{security}\n'
+        )
+        deadline = time.monotonic() + self.start_timeout
+        while not self._healthy():
+            if time.monotonic() >= deadline:
+                raise ConnectionError(
+                    f"no SuperLink answers at {self.address} "
+                    f"({'https' if self.root_certificates else 'http'}://{self.address}/health) "
+                    f"within {self.start_timeout:.0f} s: check the address, that port "
+                    f"{self.port} is open, and that TLS matches (--root-certificates vs --insecure)"
+                )
+            time.sleep(0.5)
+        return self
+
+    def _healthy(self) -> bool:
+        scheme = "https" if self.root_certificates else "http"
+        context = ssl.create_default_context(cafile=str(self.root_certificates)) if self.root_certificates else None
+        try:
+            with urllib.request.urlopen(
+                f"{scheme}://{self.address}/health", timeout=2.0, context=context
+            ) as reply:
+                return bool(reply.status == 200)
+        except OSError:
+            return False
+
+    def stop(self) -> list[str]:
+        """Stop the ``flwr`` CLI processes started from this connection's home; leave the SuperLink alone."""
+        swept = sweep_processes(self.home)
+        if self._owns_home:
+            shutil.rmtree(self.home, ignore_errors=True)
+        return swept
+
+
 class LocalSuperNode:
     """A ``flower-supernode`` process (Deployment Engine) connected to a SuperLink."""
 
@@ -320,24 +392,11 @@ class LocalSuperNode:
     def start(self) -> LocalSuperNode:
         """Start the SuperNode; its ClientApps run in subprocesses of this environment."""
         self.home.mkdir(parents=True, exist_ok=True)
-        command = [
-            "flower-supernode",
-            "--superlink", self.superlink,
-            "--node-config", config_string(self.node_config),
-            "--isolation", "subprocess",
-            "--host", "127.0.0.1",
-            "--port", str(self.port),
-        ]
-        if self.root_certificates:
-            command += ["--root-certificates", str(self.root_certificates)]
-        else:
-            command.append("--insecure")
-        if self.auth_private_key:
-            command += ["--auth-supernode-private-key", str(self.auth_private_key)]
-        if self.max_retries is not None:
-            command += ["--max-retries", str(self.max_retries)]
-        if self.max_wait_time is not None:
-            command += ["--max-wait-time", str(self.max_wait_time)]
+        command = supernode_command(
+            self.superlink, self.node_config, port=self.port,
+            root_certificates=self.root_certificates, auth_private_key=self.auth_private_key,
+            max_retries=self.max_retries, max_wait_time=self.max_wait_time,
+        )
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
                 command, env={**os.environ, **QUIET_ENV, "FLWR_HOME": str(self.home)},
@@ -369,6 +428,44 @@ class LocalSuperNode:
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+
+def supernode_command(
+    superlink: str,
+    node_config: Mapping[str, ConfigValue],
+    *,
+    port: int = 9094,
+    host: str = "127.0.0.1",
+    root_certificates: Path | None = None,
+    auth_private_key: Path | None = None,
+    max_retries: int | None = None,
+    max_wait_time: float | None = None,
+) -> list[str]:
+    """The ``flower-supernode`` command line of a node whose ClientApps run as subprocesses.
+
+    Without ``root_certificates`` the node talks to the SuperLink unencrypted
+    (``--insecure``). ``port`` is the node's own Runtime API port, which its
+    ClientApp processes use: give every SuperNode on one host its own.
+    """
+    command = [
+        "flower-supernode",
+        "--superlink", superlink,
+        "--node-config", config_string(node_config),
+        "--isolation", "subprocess",
+        "--host", host,
+        "--port", str(port),
+    ]
+    if root_certificates:
+        command += ["--root-certificates", str(root_certificates)]
+    else:
+        command.append("--insecure")
+    if auth_private_key:
+        command += ["--auth-supernode-private-key", str(auth_private_key)]
+    if max_retries is not None:
+        command += ["--max-retries", str(max_retries)]
+    if max_wait_time is not None:
+        command += ["--max-wait-time", str(max_wait_time)]
+    return command
 
 
 def stop_process_group(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:

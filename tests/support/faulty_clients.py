@@ -21,6 +21,9 @@ nan_and_raising = ClientApp()
 wrong_shape = ClientApp()
 """Partition 1 replies its first tensor with an extra row."""
 
+wrong_shape_and_nan = ClientApp()
+"""Partition 1 replies its first tensor with an extra row; partition 2 replies NaN weights."""
+
 
 @raising.train()
 def _raise_on_one(msg: Message, context: Context) -> Message:
@@ -45,6 +48,17 @@ def _wrong_shape_on_one(msg: Message, context: Context) -> Message:
     reply = train_model(msg, context)
     if node_partition(context)[0] == 1:
         return _with_first_array(msg, reply, lambda a: np.concatenate([a, a[:1]]))
+    return reply
+
+
+@wrong_shape_and_nan.train()
+def _wrong_shape_on_one_nan_on_two(msg: Message, context: Context) -> Message:
+    reply = train_model(msg, context)
+    partition = node_partition(context)[0]
+    if partition == 1:
+        return _with_first_array(msg, reply, lambda a: np.concatenate([a, a[:1]]))
+    if partition == 2:
+        return _with_first_array(msg, reply, lambda a: np.full_like(a, np.nan))
     return reply
 
 
