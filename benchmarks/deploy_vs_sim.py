@@ -34,7 +34,8 @@ from flwr.app import ArrayRecord, MetricRecord, RecordDict
 from flwr.common.serde import recorddict_to_proto
 
 from fedot.config import RunConfig
-from fedot.deploy import LocalDeployment, run_and_wait
+from fedot.deploy import LocalDeployment
+from fedot.runs import run_and_wait
 from fedot.models import build_model
 from fedot.simulate import run_federation
 
@@ -75,7 +76,7 @@ def run_deployment(config: RunConfig, output: Path) -> dict[str, float]:
 def run_simulation(config: RunConfig, output: Path) -> dict[str, float]:
     start = time.perf_counter()
     status = run_federation(config, output)
-    if not status.startswith("finished:completed"):
+    if not status.succeeded:
         raise RuntimeError(f"simulation ended as {status}")
     total = time.perf_counter() - start
     return {**phases(output), "run": total, "total": total, "accuracy": accuracy(output)}

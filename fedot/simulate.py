@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import time
 import tomllib
@@ -27,12 +26,8 @@ from fedot.config import CHOICES, RunConfig, key_of
 from fedot.data import DatasetUnavailableError
 from fedot.data.partition_report import format_label_histogram, label_histogram
 from fedot.federation import client_partitions, run_dataset
-from fedot.progress import ProgressView
-from fedot.results import RESULTS_FILE, StrategyReport, format_table
-from fedot.superlink import LocalSuperLink
-
-APP_DIR = Path(__file__).resolve().parents[1]
-"""fedot's Flower App: the source tree whose pyproject.toml declares the ServerApp and ClientApp."""
+from fedot.runs import APP_DIR, report_results, run_and_wait
+from fedot.superlink import LocalSuperLink, RunStatus
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,13 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     status = run_federation(config, output)
-    if not status_ok(status, output):
-        return 1
-    results = finish_results(output, time.perf_counter() - started)
-    reports = [StrategyReport.from_dict(entry) for entry in results["strategies"].values()]
-    print("\n" + format_table(reports))
-    print(f"\nwall time {results['timings']['total_wall_seconds']:.1f} s · results in {output}")
-    return 0 if not any(report.error for report in reports) else 1
+    return report_results(status, output, time.perf_counter() - started)
 
 
 def describe(config: RunConfig) -> str:
@@ -121,7 +110,7 @@ def show_partitions(config: RunConfig) -> None:
     print(format_label_histogram(histogram), flush=True)
 
 
-def run_federation(config: RunConfig, output: Path, app_dir: Path = APP_DIR) -> str:
+def run_federation(config: RunConfig, output: Path, app_dir: Path = APP_DIR) -> RunStatus:
     """Run the Flower App in ``app_dir`` (fedot's own) on a private simulation SuperLink; return its final status."""
     output.mkdir(parents=True, exist_ok=True)
     federation = {
@@ -130,47 +119,10 @@ def run_federation(config: RunConfig, output: Path, app_dir: Path = APP_DIR) -> 
         "client-resources-num-gpus": config.gpus_per_client,
     }
     with LocalSuperLink(simulation=True, ray_address=config.ray_address or None) as superlink:
-        run_id = superlink.submit(app_dir, config.to_flower(), federation)
-        follower = superlink.follow(run_id, output / "flower.log")
-        view = ProgressView(output / "events.jsonl", config.rounds)
-        try:
-            while follower.poll() is None:
-                view.update()
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            superlink.stop_run(run_id)
-            raise
-        finally:
-            view.close()
-            follower.terminate()
-        status = superlink.status(run_id)
-    return f"{status.status} {status.details}".strip()
-
-
-def status_ok(status: str, output: Path) -> bool:
-    """Whether the run completed with results; otherwise explain where to look."""
-    if status.startswith("finished:completed") and (output / RESULTS_FILE).exists():
-        return True
-    log = output / "flower.log"
-    tail = log.read_text(errors="replace")[-2500:] if log.exists() else ""
-    print(f"error: the Flower run ended as {status!r} without results.\n{tail}", file=sys.stderr)
-    return False
-
-
-def finish_results(output: Path, wall_seconds: float) -> dict[str, Any]:
-    """Add the command's wall time and its overhead ratio to results.json; return the document."""
-    path = output / RESULTS_FILE
-    results = json.loads(path.read_text())
-    timings = [entry["timings"] for entry in results["strategies"].values()]
-    work = sum(t["client_training_seconds"] + t["aggregation_seconds"] for t in timings)
-    results["timings"] = {
-        "total_wall_seconds": wall_seconds,
-        "client_training_seconds": sum(t["client_training_seconds"] for t in timings),
-        "aggregation_seconds": sum(t["aggregation_seconds"] for t in timings),
-        "overhead_ratio": wall_seconds / work if work > 0 else None,
-    }
-    path.write_text(json.dumps(results, indent=2))
-    return results
+        return run_and_wait(
+            superlink, config, app_dir=app_dir, log_path=output / "flower.log",
+            progress_events=output / "events.jsonl", federation_config=federation,
+        )
 
 
 if __name__ == "__main__":
