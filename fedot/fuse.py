@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--align", choices=["weights", "activations"], default="weights")
     parser.add_argument("--solver", choices=["exact", "sinkhorn"], default="exact")
     parser.add_argument("--reg", type=float, default=0.01, help="Sinkhorn strength, in units of the mean cost")
-    parser.add_argument("--metric", choices=["euclidean", "cosine"], default="euclidean")
+    parser.add_argument("--metric", choices=["euclidean", "cosine", "correlation"], default="euclidean")
     parser.add_argument("--squared", action="store_true", help="square the ground metric")
     parser.add_argument("--marginals", choices=["uniform", "importance"], default="uniform")
     parser.add_argument("--anchor", type=_anchor, default=0, help="model index or 'largest_weight'")

@@ -1,0 +1,91 @@
+"""Choosing among candidate fused models without labels: agreement with confident-client labels.
+
+The criterion, on a few server-held *unlabelled* inputs:
+
+1. **Confident-client labels.** Every input gets the class predicted by the client model that
+   is most confident on it (highest top softmax probability). Under label skew a client that
+   saw an input's class is usually the most confident one, so these labels are far more
+   accurate than the prediction ensemble's when clients are specialised, and equal to a
+   typical client's when they are not.
+2. **Score.** A candidate's *agreement* is the fraction of inputs whose predicted class equals
+   the confident-client label; ties are broken by the lower mean cross-entropy against those
+   labels, then by the candidates' order.
+
+:func:`choose` returns the candidate with the best score. The ensemble's own soft predictions
+are deliberately *not* the criterion: a fused model after REPAIR is sharper than an average of
+disagreeing clients, so a divergence to the ensemble punishes exactly the better models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from fedot.fusion.activations import eval_mode
+
+
+@dataclass(frozen=True)
+class Score:
+    """How well a model agrees with the confident-client labels (higher agreement is better)."""
+
+    agreement: float
+    cross_entropy: float
+
+    def key(self) -> tuple[float, float]:
+        return (self.agreement, -self.cross_entropy)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The chosen candidate's ``name`` and ``model``, and every candidate's score."""
+
+    name: str
+    model: nn.Module
+    scores: dict[str, Score]
+
+
+def confident_client_labels(models: Sequence[nn.Module], batches: Sequence[Tensor]) -> list[Tensor]:
+    """Per batch, each input's class as predicted by the model most confident on that input."""
+    if not models:
+        raise ValueError("confident_client_labels needs at least one model")
+    labels = []
+    with eval_mode(models), torch.no_grad():
+        for x in batches:
+            probabilities = torch.stack([F.softmax(model(x).float(), dim=1) for model in models])
+            confidence, predicted = probabilities.max(dim=2)  # (models, batch)
+            most_confident = confidence.argmax(dim=0)
+            labels.append(predicted.gather(0, most_confident[None]).squeeze(0))
+    return labels
+
+
+def score(model: nn.Module, batches: Sequence[Tensor], labels: Sequence[Tensor]) -> Score:
+    """``model``'s agreement with ``labels`` on ``batches`` and its mean cross-entropy against them."""
+    agree, loss, count = 0, 0.0, 0
+    with eval_mode([model]), torch.no_grad():
+        for x, y in zip(batches, labels):
+            logits = model(x).float()
+            agree += int((logits.argmax(dim=1) == y).sum())
+            loss += float(F.cross_entropy(logits, y, reduction="sum"))
+            count += len(y)
+    return Score(agree / count, loss / count)
+
+
+def choose(candidates: Mapping[str, nn.Module], models: Sequence[nn.Module], batches: Sequence[Tensor]) -> Choice:
+    """The candidate that agrees best with the confident-client labels of ``models`` on ``batches``.
+
+    Guarantee: the chosen candidate's score is at least every other candidate's (agreement,
+    then lower cross-entropy; the first listed wins exact ties), so including plain averaging
+    among ``candidates`` makes the choice never worse than plain averaging on this criterion.
+    """
+    if not candidates:
+        raise ValueError("choose needs at least one candidate model")
+    if not batches:
+        raise ValueError("choose needs server-held inputs (at least one batch)")
+    labels = confident_client_labels(models, batches)
+    scores = {name: score(model, batches, labels) for name, model in candidates.items()}
+    best = max(scores, key=lambda name: scores[name].key())  # max keeps the first of equal keys
+    return Choice(best, candidates[best], scores)
