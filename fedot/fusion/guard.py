@@ -8,8 +8,8 @@ The criterion, on a few server-held *unlabelled* inputs:
    accurate than the prediction ensemble's when clients are specialised, and equal to a
    typical client's when they are not.
 2. **Score.** A candidate's *agreement* is the fraction of inputs whose predicted class equals
-   the confident-client label; ties are broken by the lower mean cross-entropy against those
-   labels, then by the candidates' order.
+   the confident-client label; ties go to the candidate listed first (the mean cross-entropy
+   against the labels is reported too, but not used: it rewards over-confident models).
 
 :func:`choose` returns the candidate with the best score. The ensemble's own soft predictions
 are deliberately *not* the criterion: a fused model after REPAIR is sharper than an average of
@@ -34,9 +34,10 @@ class Score:
 
     agreement: float
     cross_entropy: float
+    """Reported, not compared."""
 
-    def key(self) -> tuple[float, float]:
-        return (self.agreement, -self.cross_entropy)
+    def key(self) -> float:
+        return self.agreement
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,9 @@ def score(model: nn.Module, batches: Sequence[Tensor], labels: Sequence[Tensor])
 def choose(candidates: Mapping[str, nn.Module], models: Sequence[nn.Module], batches: Sequence[Tensor]) -> Choice:
     """The candidate that agrees best with the confident-client labels of ``models`` on ``batches``.
 
-    Guarantee: the chosen candidate's score is at least every other candidate's (agreement,
-    then lower cross-entropy; the first listed wins exact ties), so including plain averaging
-    among ``candidates`` makes the choice never worse than plain averaging on this criterion.
+    Guarantee: the chosen candidate's agreement is at least every other candidate's (the first
+    listed wins ties), so including plain averaging among ``candidates`` makes the choice never
+    worse than plain averaging on this criterion.
     """
     if not candidates:
         raise ValueError("choose needs at least one candidate model")
