@@ -113,6 +113,9 @@ class RunConfig:
         "or select (each client in turn, keep the one the guard criterion prefers)",
     )
     ot_iterations: int = _setting(0, "barycenter iterations: re-align every client to the fused model")
+    ot_refine: int = _setting(
+        0, "weight-matching sweeps refining each client's maps from incoming and outgoing weights (0: off)"
+    )
     ot_repair: bool = _setting(True, "after fusion, repair activation statistics on server-held images")
     ot_output_weights: str = _setting(
         "examples",
@@ -152,6 +155,7 @@ class RunConfig:
         _at_least("server-samples", self.server_samples, 0)
         _at_least("min-replies", self.min_replies, 1)
         _at_least("ot-iterations", self.ot_iterations, 0)
+        _at_least("ot-refine", self.ot_refine, 0)
         _at_least("distill-steps", self.distill_steps, 1)
         if self.distill_lr <= 0:
             raise ValueError(f"distill-lr must be > 0, got {self.distill_lr}")

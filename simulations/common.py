@@ -91,11 +91,14 @@ def cache_key(config: RunConfig, server_round: int, global_state_tag: str = "") 
 
 @dataclass
 class Clients:
-    """One round's trained clients: their models, example counts and training seconds."""
+    """One round's usable trained clients: models, example counts, training seconds, and the
+    indices of clients dropped because their model holds NaN/Inf (the server refuses such replies,
+    ``fedot.replies``, before any strategy sees them)."""
 
     models: list[nn.Module]
     examples: list[int]
     seconds: float
+    dropped: list[int] = field(default_factory=list)
 
 
 def train_clients(
@@ -127,8 +130,10 @@ def train_clients(
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"states": states, "examples": examples, "seconds": seconds}, path)
-    models = [_model(config, dataset, state) for state in states]
-    return Clients(models, examples, seconds)
+    finite = [all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()) for state in states]
+    models = [_model(config, dataset, state) for state, ok in zip(states, finite) if ok]
+    kept = [n for n, ok in zip(examples, finite) if ok]
+    return Clients(models, kept, seconds, [index for index, ok in enumerate(finite) if not ok])
 
 
 def _model(config: RunConfig, dataset: ImageDataset, state: Mapping[str, torch.Tensor]) -> nn.Module:

@@ -129,7 +129,8 @@ def run_federation(job: tuple) -> list[dict[str, Any]]:
         rows.append({
             "split": split, "init": init, "clients": count, "seed": seed, "variant": variant.name,
             "accuracy": accuracy_of(model, dataset, clients), "seconds": seconds,
-            "client_accuracies": client_accuracies, "client_examples": clients.examples, **info,
+            "client_accuracies": client_accuracies, "client_examples": clients.examples,
+            "dropped_clients": clients.dropped, **info,
         })  # fmt: skip
     return rows
 

@@ -39,6 +39,7 @@ class FusionSettings:
     metric: Literal["euclidean", "cosine", "correlation"] = "euclidean"
     anchor: Literal["largest", "first", "select"] = "largest"
     iterations: int = 0
+    refine: int = 0
     repair: bool = False
     output_weights: Literal["examples", "predicted", "select"] = "examples"
     guard: bool = False
@@ -102,6 +103,7 @@ def fuse_models(
             metric=fusion.metric,
             anchor={"largest": "largest_weight", "first": 0, "select": "select"}[fusion.anchor],
             iterations=fusion.iterations,
+            refine=fusion.refine,
             repair=fusion.repair,
             output_weights=fusion.output_weights,
             guard=fusion.guard,

@@ -120,6 +120,7 @@ def fusion_settings(config: RunConfig, inputs: list[torch.Tensor] | None) -> Fus
         metric=config.ot_metric,  # type: ignore[arg-type]
         anchor=config.ot_anchor,  # type: ignore[arg-type]
         iterations=config.ot_iterations,
+        refine=config.ot_refine,
         repair=config.ot_repair,
         output_weights=config.ot_output_weights,  # type: ignore[arg-type]
         guard=config.ot_guard,

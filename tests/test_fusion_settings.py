@@ -47,10 +47,10 @@ def test_bad_fusion_settings_are_refused_by_name(values: dict, message: str) -> 
 
 def test_every_ot_key_reaches_the_strategy() -> None:
     config = RunConfig(ot_align="select", ot_solver="sinkhorn", ot_reg=0.02, ot_metric="correlation", ot_anchor="select",
-                       ot_iterations=2, ot_repair=False, ot_output_weights="predicted", ot_guard=True)  # fmt: skip
+                       ot_iterations=2, ot_refine=3, ot_repair=False, ot_output_weights="predicted", ot_guard=True)  # fmt: skip
     inputs = [torch.zeros(2, 1, 8, 8)]
     settings = fusion_settings(config, inputs)
-    assert settings == FusionSettings("select", "sinkhorn", 0.02, "correlation", "select", 2, False, "predicted", True, inputs)
+    assert settings == FusionSettings("select", "sinkhorn", 0.02, "correlation", "select", 2, 3, False, "predicted", True, inputs)
     assert {f.name for f in dataclasses.fields(FusionSettings)} - {"inputs"} == {
         name.removeprefix("ot_") for name in vars(config) if name.startswith("ot_")
     }

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from torch import Tensor, nn
 
 from fedot.fusion.activations import Inputs, ProducerProbe, as_batches, producer_moments
-from fedot.fusion.alignment import activation_plans, weight_plans
+from fedot.fusion.alignment import activation_plans, refine_plans, weight_plans
 from fedot.fusion.classes import class_shares, output_tensors
 from fedot.fusion.checks import check_finite, check_models, check_same_shapes, group_sizes, normalised_weights
 from fedot.fusion.guard import choose
@@ -39,6 +39,7 @@ def fuse(
     marginals: MarginalKind = "uniform",
     anchor: Anchor = 0,
     iterations: int = 0,
+    refine: int = 0,
     repair: Inputs | bool | None = None,
     repair_method: RepairMethod = "auto",
     output_weights: OutputWeights = "examples",
@@ -68,6 +69,11 @@ def fuse(
       :class:`~fedot.fusion.transport.TransportOptions`.
     * ``anchor``: a model index, ``"largest_weight"``, or ``"select"`` — fuse into every model
       with a positive weight in turn and keep the result the guard criterion prefers.
+    * ``refine`` > 0: up to that many sweeps of coordinate descent improve each model's plans,
+      every group re-solved from all weights touching it, outgoing ones included ("weight
+      matching", :func:`~fedot.fusion.alignment.refine_plans`); with exact OT, equal widths and
+      ``squared=True`` every step lowers (or keeps) the total squared distance between the
+      aligned model's tensors and the reference's.
     * ``iterations`` > 0 moves toward a barycenter: each round re-aligns every model to the
       current fused model and averages again (linear in N); this removes the anchor's privilege.
     * ``repair`` (True: use ``inputs``; or inputs of its own) counters variance collapse:
@@ -96,7 +102,9 @@ def fuse(
     """
     check_models(models)
     shares = normalised_weights(weights, len(models))
-    settings = _Settings.create(align, inputs, solver, reg, metric, squared, marginals, repair_method, allow_none=True)
+    settings = _Settings.create(
+        align, inputs, solver, reg, metric, squared, marginals, repair_method, allow_none=True, refine=refine
+    )
     if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 0:
         raise ValueError(f"iterations must be a non-negative integer, got {iterations!r}")
     if output_weights not in ("examples", "predicted", "select"):
@@ -191,6 +199,7 @@ def align(
     metric: Metric = "euclidean",
     squared: bool = False,
     marginals: MarginalKind = "uniform",
+    refine: int = 0,
     input_shape: Sequence[int] | None = None,
 ) -> nn.Module:
     """``model`` transported into ``reference``'s neuron order (and widths), as a new model.
@@ -205,7 +214,7 @@ def align(
     in :func:`fuse`. Neither model is modified.
     """
     check_models([model, reference])
-    settings = _Settings.create(align, inputs, solver, reg, metric, squared, marginals, "auto")
+    settings = _Settings.create(align, inputs, solver, reg, metric, squared, marginals, "auto", refine=refine)
     state, reference_state = _state_of(model), _state_of(reference)
     check_finite([reference_state, state])
     aligned = copy.deepcopy(reference)
@@ -242,11 +251,12 @@ class _Settings:
     batches: list[Tensor] | None
     transport: TransportOptions
     repair_method: RepairMethod
+    refine: int = 0
 
     @staticmethod
     def create(
         by: str, inputs: Inputs | None, solver: str, reg: float, metric: str, squared: bool,
-        marginals: str, repair_method: str, allow_none: bool = False,
+        marginals: str, repair_method: str, allow_none: bool = False, refine: int = 0,
     ) -> _Settings:  # fmt: skip
         choices = ("weights", "activations", "none", "select") if allow_none else ("weights", "activations")
         if by not in choices:
@@ -255,9 +265,11 @@ class _Settings:
             raise ValueError("align='activations' needs inputs=: a tensor or batches of examples")
         if repair_method not in ("auto", "reset_bn", "rescale"):
             raise ValueError(f"repair_method must be 'auto', 'reset_bn' or 'rescale', got {repair_method!r}")
+        if not isinstance(refine, int) or isinstance(refine, bool) or refine < 0:
+            raise ValueError(f"refine must be a non-negative integer (sweeps), got {refine!r}")
         options = TransportOptions(metric=metric, squared=squared, marginals=marginals, solver=solver, reg=reg)
         batches = as_batches(inputs) if inputs is not None else None
-        return _Settings(by, batches, options, repair_method)
+        return _Settings(by, batches, options, repair_method, refine)
 
 
 def _fuse_round(
@@ -307,6 +319,8 @@ def _aligned_state(
         plans = weight_plans(structure, state, reference, sizes, settings.transport)
     else:
         plans = activation_plans(probe, structure, state, reference, settings.batches, settings.transport)
+    if settings.refine:
+        plans = refine_plans(structure, state, reference, sizes, plans, settings.transport, settings.refine)
     return transport_state(structure, state, plans, sizes)
 
 
