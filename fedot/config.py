@@ -98,32 +98,32 @@ class RunConfig:
     node_timeout: float = _setting(120.0, "seconds to wait for all clients' nodes to connect")
     # OT fusion
     ot_align: str = _setting(
-        "activations",
+        "select",
         "what OT compares: incoming weights, activations on server-held images, none (plain averaging), "
         "or select (try all three, keep the one the guard criterion prefers)",
     )
     ot_solver: str = _setting("exact", "exact OT (a permutation at equal widths) or entropic Sinkhorn")
-    ot_reg: float = _setting(0.05, "Sinkhorn regularisation, relative to the mean cost")
+    ot_reg: float = _setting(0.01, "Sinkhorn regularisation, relative to the mean cost (below ~0.005 it may not converge)")
     ot_metric: str = _setting(
         "euclidean", "OT ground metric between neurons: euclidean, cosine, or correlation (centred cosine)"
     )
     ot_anchor: str = _setting(
-        "largest",
+        "select",
         "model the others are aligned to: the client with most examples, the first, "
         "or select (each client in turn, keep the one the guard criterion prefers)",
     )
     ot_iterations: int = _setting(0, "barycenter iterations: re-align every client to the fused model")
     ot_refine: int = _setting(
-        0, "weight-matching sweeps refining each client's maps from incoming and outgoing weights (0: off)"
+        20, "weight-matching sweeps refining each client's maps from incoming and outgoing weights (0: off)"
     )
     ot_repair: bool = _setting(True, "after fusion, repair activation statistics on server-held images")
     ot_output_weights: str = _setting(
-        "examples",
+        "select",
         "output layer: average with example counts, with per-class weights predicted from the clients' "
         "outputs on server-held images, or select (both)",
     )
     ot_guard: bool = _setting(
-        False,
+        True,
         "also consider plain averaging and keep the candidate that agrees best with the most confident "
         "client's label on each server-held image (never worse than averaging on that criterion)",
     )

@@ -11,6 +11,7 @@ with ``ot-*`` / ``distill-*`` overrides; ``otfusion`` variants get their setting
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -108,12 +109,15 @@ def train_clients(
     global_state: Mapping[str, torch.Tensor] | None = None,
     cache: Path | None = CACHE,
     cache_tag: str = "",
+    max_steps: int | None = None,
 ) -> Clients:
     """Train every client of ``config`` for one round as the ClientApp does (cached when ``cache``).
 
-    ``cache_tag`` must identify ``global_state`` when rounds > 1 share a cache.
+    ``cache_tag`` must identify ``global_state`` when rounds > 1 share a cache. ``max_steps``
+    cuts every client's training to that many batches: for smoke tests only, never for results.
     """
-    path = cache / f"{cache_key(config, server_round, cache_tag)}.pt" if cache is not None else None
+    tag = f"{cache_tag}-steps{max_steps}" if max_steps else cache_tag
+    path = cache / f"{cache_key(config, server_round, tag)}.pt" if cache is not None else None
     if path is not None and path.exists():
         saved = torch.load(path)
         states, examples, seconds = saved["states"], saved["examples"], saved["seconds"]
@@ -123,7 +127,10 @@ def train_clients(
             share = client_share(config, client, config.clients)
             model = client_start_model(config, dataset, client, server_round, global_state)
             start = time.perf_counter()
-            result = train(model, dataset, config.train_config(seed=client_train_seed(config, server_round, client)), indices=share.train)
+            recipe = config.train_config(seed=client_train_seed(config, server_round, client))
+            if max_steps:
+                recipe = dataclasses.replace(recipe, steps=max_steps)
+            result = train(model, dataset, recipe, indices=share.train)
             seconds += time.perf_counter() - start
             states.append({name: tensor.cpu() for name, tensor in model.state_dict().items()})
             examples.append(result.num_examples)
@@ -168,11 +175,12 @@ def aggregate(
     return fused, {"chosen": report["chosen"]} if "chosen" in report else {}
 
 
-def accuracy_of(model: nn.Module | None, dataset: ImageDataset, clients: Clients) -> float:
-    """Test accuracy of ``model``, or of the clients' prediction ensemble when ``model`` is None."""
+def accuracy_of(model: nn.Module | None, dataset: ImageDataset, clients: Clients, indices: Any = None) -> float:
+    """Test accuracy of ``model``, or of the clients' prediction ensemble when ``model`` is None
+    (on the test rows ``indices``; all of them by default)."""
     if model is None:
-        return evaluate_ensemble(clients.models, dataset).accuracy
-    return evaluate(model, dataset).accuracy
+        return evaluate_ensemble(clients.models, dataset, indices=indices).accuracy
+    return evaluate(model, dataset, indices=indices).accuracy
 
 
 def federation_dataset(config: RunConfig) -> ImageDataset:

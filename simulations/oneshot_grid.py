@@ -52,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name, kind in (("splits", str), ("inits", str), ("clients", int), ("seeds", int), ("variants", str)):
         parser.add_argument(f"--{name}", type=kind, nargs="+", help=f"only these {name} (default: the config's)")
     parser.add_argument("--report-only", action="store_true", help="rebuild the tables and plot from <output>.json")
+    parser.add_argument("--smoke", action="store_true",
+                        help="check the pipeline quickly (e.g. CIFAR-10 on a CPU): 2 training steps per client, "
+                             "512 test images, no cache; the numbers mean nothing")  # fmt: skip
     args = parser.parse_args(argv)
 
     spec = load_toml(args.config)
@@ -68,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     seeds = args.seeds or grid["seeds"]
     variants = [v for v in variants_of(spec["variants"]) if not args.variants or v.name in args.variants]
     jobs = [
-        (base.to_flower(), split, splits[split], init, count, seed, variants, CACHE)
+        (base.to_flower(), split, splits[split], init, count, seed, variants, None if args.smoke else CACHE, args.smoke)
         for split in splits for init in inits for count in counts for seed in seeds
     ]  # fmt: skip
     print(f"{len(jobs)} federations × {len(variants)} variants; {describe_run(base)}", flush=True)
@@ -113,14 +116,15 @@ def machine() -> str:
 
 def run_federation(job: tuple) -> list[dict[str, Any]]:
     """Train one federation's clients (or load them) and score every variant on them."""
-    run, split, split_values, init, count, seed, variants, cache = job
+    run, split, split_values, init, count, seed, variants, cache, smoke = job
     from fedot.config import RunConfig
 
     config = RunConfig.from_flower({**run, **split_values, "init": init, "clients": count, "seed": seed})
     dataset = federation_dataset(config)
     inputs = federation_inputs(config, dataset)
-    clients = train_clients(config, dataset, cache=cache)
-    client_accuracies = [accuracy_of(model, dataset, clients) for model in clients.models]
+    clients = train_clients(config, dataset, cache=cache, max_steps=2 if smoke else None)
+    test_rows = torch.arange(min(512, len(dataset.test_labels))) if smoke else None
+    client_accuracies = [accuracy_of(model, dataset, clients, test_rows) for model in clients.models]
     rows = []
     for variant in variants:
         start = time.perf_counter()
@@ -128,7 +132,7 @@ def run_federation(job: tuple) -> list[dict[str, Any]]:
         seconds = time.perf_counter() - start
         rows.append({
             "split": split, "init": init, "clients": count, "seed": seed, "variant": variant.name,
-            "accuracy": accuracy_of(model, dataset, clients), "seconds": seconds,
+            "accuracy": accuracy_of(model, dataset, clients, test_rows), "seconds": seconds,
             "client_accuracies": client_accuracies, "client_examples": clients.examples,
             "dropped_clients": clients.dropped, **info,
         })  # fmt: skip

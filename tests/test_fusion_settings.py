@@ -90,10 +90,11 @@ def test_fuse_models_reports_the_choice_and_distils_only_when_asked() -> None:
 def test_the_grid_replays_a_federation_and_caches_its_clients(tmp_path: Path) -> None:
     variants = [
         Variant("fedavg", "fedavg"),
-        Variant("ot", "otfusion", {"ot-align": "weights", "ot-repair": False}),
+        Variant("ot", "otfusion", {"ot-align": "weights", "ot-anchor": "largest", "ot-repair": False,
+                                   "ot-output-weights": "examples", "ot-guard": False}),
         Variant("ensemble", "ensemble"),
     ]
-    job = (TINY.to_flower(), "iid", {"partition": "iid"}, "different", 2, 0, variants, tmp_path)
+    job = (TINY.to_flower(), "iid", {"partition": "iid"}, "different", 2, 0, variants, tmp_path, False)
     rows = run_federation(job)
     assert [row["variant"] for row in rows] == ["fedavg", "ot", "ensemble"]
     assert all(0 <= row["accuracy"] <= 1 for row in rows) and len(list(tmp_path.iterdir())) == 1

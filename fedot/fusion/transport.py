@@ -202,7 +202,13 @@ def transport_plan(
         a64.numpy(), b64.numpy(), normalised.numpy(), reg,
         method="sinkhorn_stabilized", numItermax=SINKHORN_MAX_ITERATIONS, stopThr=1e-4 / max(cost64.shape),
     )  # fmt: skip
-    return TransportPlan(torch.as_tensor(coupling))
+    coupling = torch.as_tensor(coupling)
+    if not bool(torch.isfinite(coupling).all()) or float(coupling.sum()) <= 0:
+        raise ValueError(
+            f"Sinkhorn with reg={reg} gave a non-finite or empty plan for a {tuple(cost64.shape)} cost; "
+            "raise reg (0.01 is safe) or use the exact solver"
+        )
+    return TransportPlan(coupling)
 
 
 def _is_assignment(a: Tensor, b: Tensor) -> bool:
