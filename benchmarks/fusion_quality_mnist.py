@@ -29,13 +29,17 @@ import torch
 from torch import nn
 
 from benchmarks._common import REPO, machine, shared_data_dir
+from fedot.config import RunConfig
 from fedot.data import ImageDataset, load_dataset, normalized_batches
 from fedot.fusion import average, fuse
 from fedot.fusion.distill import distill
 from fedot.models import build_model
 from fedot.train import TrainConfig, evaluate, evaluate_ensemble, train
+from strategies.otfusion import fuse_models
+from strategies.server_app import fusion_settings
 
 CACHE = REPO / "benchmarks" / ".cache"
+DEFAULT = "fedot default (RunConfig ot-* defaults: select + refine + repair + guard)"
 
 Variant = Callable[[list[nn.Module], list[torch.Tensor]], nn.Module]
 
@@ -46,13 +50,12 @@ VARIANTS: dict[str, Variant] = {
     "plain average + repair": lambda m, x: fuse(m, align="none", inputs=x, repair=True),
     "OT, weights + repair": lambda m, x: fuse(m, align="weights", inputs=x, repair=True),
     "OT, activations (correlation) + repair": lambda m, x: fuse(m, align="activations", metric="correlation", inputs=x, repair=True),
-    "OT, weights, sinkhorn 0.003 + repair": lambda m, x: fuse(m, align="weights", solver="sinkhorn", reg=0.003, inputs=x, repair=True),
+    "OT, weights, sinkhorn 0.01 + repair": lambda m, x: fuse(m, align="weights", solver="sinkhorn", reg=0.01, inputs=x, repair=True),
     "OT, weights, barycenter 3 it. + repair": lambda m, x: fuse(m, align="weights", iterations=3, inputs=x, repair=True),
-    "OT select + guard (fedot default)": lambda m, x: fuse(
-        m, align="select", anchor="select", output_weights="select", guard=True, inputs=x, repair=True
-    ),
+    "OT, weights + refine 20 + repair": lambda m, x: fuse(m, align="weights", refine=20, inputs=x, repair=True),
+    DEFAULT: lambda m, x: fuse_models(m, [1.0] * len(m), fusion_settings(RunConfig(), x)),
 }
-DISTILLED = "OT select + guard, then distill (100 steps; not pure fusion)"
+DISTILLED = "fedot default, then distill (distill-* defaults; not pure fusion)"
 
 
 def main() -> None:
@@ -102,14 +105,29 @@ def main() -> None:
             fused = variant(parents, inputs)
             results[name] = {"accuracy": score(fused), "seconds": time.perf_counter() - start}
             print(f"  [{samples} samples] {name}: {results[name]['accuracy']:.2f} ({results[name]['seconds']:.1f} s)", flush=True)
-            if name.startswith("OT select + guard"):
+            if name == DEFAULT:
                 start = time.perf_counter()
-                distilled = distill(fused, parents, inputs=inputs)
+                defaults = RunConfig()
+                distilled = distill(fused, parents, inputs=inputs, steps=defaults.distill_steps, lr=defaults.distill_lr,
+                                    target=defaults.distill_target)  # fmt: skip
                 results[DISTILLED] = {"accuracy": score(distilled), "seconds": time.perf_counter() - start}
                 print(f"  [{samples} samples] {DISTILLED}: {results[DISTILLED]['accuracy']:.2f}", flush=True)
         report["fusions"][samples] = results
+    print_table(report)
     if args.out:
         args.out.write_text(json.dumps(report, indent=2))
+
+
+def print_table(report: dict) -> None:
+    """The results as a Markdown table: one row per variant, one column per sample count."""
+    counts = list(report["fusions"])
+    print("\n| | " + " | ".join(f"test accuracy, fusion reads {n} unlabelled images" for n in counts) + " |")
+    print("| --- |" + " ---: |" * len(counts))
+    for index, accuracy in enumerate(report["parents"]):
+        print(f"| parent {index} (seed {report['seeds'][index]}) |" + f" {accuracy:.2f} |" * len(counts))
+    print(f"| prediction ensemble |" + f" {report['ensemble']:.2f} |" * len(counts))
+    for name in report["fusions"][counts[0]]:
+        print(f"| {name} | " + " | ".join(f"{report['fusions'][n][name]['accuracy']:.2f}" for n in counts) + " |")
 
 
 def _cifar_recipe(epochs: int) -> TrainConfig:

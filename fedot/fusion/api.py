@@ -173,14 +173,13 @@ def _fuse_into(
     probe = ProducerProbe(fused, structure) if needs_probe else None
 
     reference, reference_index = anchor_state, anchor_index
-    for round_index in range(iterations + 1):
-        measure = repair_batches if round_index == iterations else None
+    rounds = 0 if settings.by == "none" else iterations  # without alignment every round is the same average
+    for round_index in range(rounds + 1):
+        measure = repair_batches if round_index == rounds else None
         fused_state, targets = _fuse_round(
             structure, states, shares, sizes, reference, reference_index, settings, probe, measure, row_shares
         )
         reference, reference_index = fused_state, None
-        if settings.by == "none":
-            break
     fused.load_state_dict(fused_state)
     if repair_batches is not None:
         _repair(fused, structure, targets, repair_batches, settings.repair_method)
