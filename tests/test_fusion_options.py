@@ -2,6 +2,7 @@
 weights, the guard, repair from inputs, and distillation — invariants, guarantees and errors."""
 
 import copy
+import functools
 
 import pytest
 import torch
@@ -30,8 +31,10 @@ def _inputs(case: str, count: int = 64) -> torch.Tensor:
     return torch.randn(count, *SHAPES[case], generator=torch.Generator().manual_seed(99))
 
 
+@functools.lru_cache(maxsize=1)
 def _trained_pair(seed: int = 0) -> tuple[list[nn.Module], torch.Tensor]:
-    """Two small MLPs trained a few steps on different label-skewed halves of a toy task."""
+    """Two small MLPs trained a few steps on different label-skewed halves of a toy task
+    (shared between tests: none of them may modify the models)."""
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(256, 1, 8, 8, generator=generator)
     y = (x.flatten(1)[:, :5].argmax(1))  # a learnable 5-class rule
@@ -67,6 +70,8 @@ ALL_SELECT = {"align": "select", "anchor": "select", "output_weights": "select",
 )
 @pytest.mark.parametrize("case", ["mlp", "resnet18"])
 def test_fusing_copies_returns_the_same_function(case: str, options: dict) -> None:
+    if case == "resnet18" and options is ALL_SELECT:
+        pytest.skip("slow on a CPU; ResNet18 under every selection is covered by the permuted-copy test")
     model, x = _model(case), _inputs(case)
     fused = fuse([model, copy.deepcopy(model), model], [1, 2, 3], inputs=x, **options)
     expected = copy.deepcopy(model)
@@ -87,7 +92,9 @@ def test_correlation_cost_recovers_a_permuted_copy(case: str, mode: str) -> None
 
 @pytest.mark.parametrize("case", ["mlp", "resnet18"])
 def test_guarded_selection_fuses_a_permuted_copy_back_into_the_model(case: str) -> None:
-    model, x = _model(case), _inputs(case)
+    # a trained MLP: a random one predicts nearly one class everywhere, so averaging it with its
+    # permuted copy would agree with it almost as well and the guard would rightly keep the average
+    model, x = (_trained_pair()[0][0], _trained_pair()[1]) if case == "mlp" else (_model(case), _inputs(case))
     permuted = permuted_copy(model, SHAPES[case], seed=1)
     report: dict = {}
     fused = fuse([permuted, model], inputs=x, report=report, **ALL_SELECT)
@@ -106,7 +113,7 @@ def test_the_guard_is_never_worse_than_plain_averaging_on_its_criterion() -> Non
         fused = fuse(models, [1, 3], inputs=x, guard=True, report=report, **options)
         assert "plain average" in report["scores"]
         assert score(fused, [x], labels).key() >= plain.key()
-        assert report["scores"][report["chosen"]].key() == max(s.key() for s in report["scores"].values())
+        assert report["scores"][report["chosen"]].key() >= report["scores"]["plain average"].key()
 
 
 def test_choose_keeps_plain_averaging_when_the_alternative_agrees_less() -> None:
@@ -124,6 +131,30 @@ def test_choose_keeps_plain_averaging_when_the_alternative_agrees_less() -> None
     choice = choose({"ot": wrong, "plain average": right}, clients, [x])
     assert choice.name == "plain average" and choice.scores["ot"].agreement == 0.0
     assert choose({"a": right, "b": copy.deepcopy(right)}, clients, [x]).name == "a"  # ties: first listed
+
+
+def test_the_baseline_is_kept_unless_beaten_significantly() -> None:
+    class Lookup(nn.Module):  # predicts class 1 on the inputs listed, class 0 elsewhere
+        def __init__(self, ones: list[int]) -> None:
+            super().__init__()
+            self.ones = torch.zeros(20, dtype=torch.bool)
+            self.ones[ones] = True
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            hot = self.ones[x[:, 0].long()]
+            return torch.stack([(~hot).float(), hot.float()], dim=1) * 4
+
+    x = torch.arange(20.0)[:, None]
+    truth = Lookup(list(range(10)))  # the only client: its labels are 1 on inputs 0-9
+    baseline = Lookup(list(range(7)))  # right on 17 of 20
+    slightly = Lookup(list(range(8)))  # one more: 1 win, 0 losses, 1 > 1·√1 fails
+    clearly = Lookup(list(range(10)))  # three more: 3 > √3
+    assert choose({"average": baseline, "ot": slightly}, [truth], [x], baseline="average").name == "average"
+    assert choose({"average": baseline, "ot": clearly}, [truth], [x], baseline="average").name == "ot"
+    assert choose({"average": baseline, "ot": slightly}, [truth], [x]).name == "ot"  # no baseline: best agreement
+    assert choose({"average": baseline, "ot": slightly}, [truth], [x], baseline="average", z=0.5).name == "ot"
+    with pytest.raises(ValueError, match=r"baseline 'fedavg' is not among the candidates"):
+        choose({"average": baseline}, [truth], [x], baseline="fedavg")
 
 
 def test_confident_client_labels_take_each_input_from_its_most_confident_model() -> None:

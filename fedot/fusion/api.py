@@ -84,10 +84,11 @@ def fuse(
       other layer; ``"predicted"`` averages each class's output row with per-class weights
       estimated from the models' predictions on ``inputs``
       (:func:`~fedot.fusion.classes.class_shares`); ``"select"`` tries both.
-    * ``guard=True`` adds the plain weighted average (FedAvg) to the candidates and returns
-      the candidate that agrees best with the confident-client labels on ``inputs``
-      (:mod:`fedot.fusion.guard`): the result is never worse than plain averaging on that
-      criterion. ``"select"`` options use the same criterion.
+    * ``guard=True`` adds the plain weighted average (FedAvg) as the baseline: the best other
+      candidate is returned only if it agrees with the confident-client labels on ``inputs``
+      significantly more often than the average does (:mod:`fedot.fusion.guard`), so the
+      result is never worse than plain averaging on that criterion. ``"select"`` options pick
+      the candidate with the highest agreement.
 
     ``report``, when a dict, receives ``"chosen"`` (the returned candidate's name) and
     ``"scores"`` (every candidate's :class:`~fedot.fusion.guard.Score`) when candidates were
@@ -144,7 +145,7 @@ def fuse(
     if len(candidates) == 1:
         return next(iter(candidates.values()))
     weighted = [model for model, share in zip(models, shares) if share > 0]
-    choice = choose(candidates, weighted, settings.batches)
+    choice = choose(candidates, weighted, settings.batches, baseline="plain average" if guard else None)
     if report is not None:
         report["chosen"] = choice.name
         report["scores"] = choice.scores
