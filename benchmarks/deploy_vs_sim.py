@@ -27,7 +27,6 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 from flwr.app import ArrayRecord, MetricRecord, RecordDict

@@ -15,7 +15,7 @@ from flwr.clientapp import ClientApp
 
 from fedot.config import RunConfig
 from fedot.data import ImageDataset
-from fedot.federation import client_share, initial_model, run_dataset
+from fedot.federation import client_share, client_start_model, client_train_seed, initial_model, run_dataset
 from fedot.train import evaluate, train
 
 app = ClientApp()
@@ -29,12 +29,9 @@ def train_model(msg: Message, context: Context) -> Message:
     dataset = device_dataset(config)
     share = client_share(config, client, num_clients)
     server_round = int(msg.content["config"]["server-round"])
-    if config.init == "different" and server_round == 1:
-        model = initial_model(config, dataset, client)  # the paper's one-shot setting
-    else:
-        model = initial_model(config, dataset)
-        model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
-    seed = 1_000_003 * server_round + 7919 * client + config.seed
+    global_state = msg.content["arrays"].to_torch_state_dict()
+    model = client_start_model(config, dataset, client, server_round, global_state)
+    seed = client_train_seed(config, server_round, client)
     result = train(model, dataset, config.train_config(seed=seed), indices=share.train)
     metrics = MetricRecord(
         {

@@ -20,11 +20,16 @@ from fedot.data.partition import PARTITION_SCHEMES, PartitionConfig
 from fedot.models import MODELS
 from fedot.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
 
-STRATEGIES: tuple[str, ...] = ("otfusion", "fedavg")
+STRATEGIES: tuple[str, ...] = ("otfusion", "fedavg", "otfusion+distill", "fedavg+distill")
+"""``+distill``: the aggregate (OT fusion, or plain averaging) then distilled on the server-held
+images (``distill-*`` keys) — training, so reported apart from pure fusion."""
 INITS: tuple[str, ...] = ("same", "different")
-ALIGNMENTS: tuple[str, ...] = ("weights", "activations")
+ALIGNMENTS: tuple[str, ...] = ("weights", "activations", "none", "select")
 SOLVERS: tuple[str, ...] = ("exact", "sinkhorn")
-ANCHORS: tuple[str, ...] = ("largest", "first")
+METRICS: tuple[str, ...] = ("euclidean", "cosine", "correlation")
+ANCHORS: tuple[str, ...] = ("largest", "first", "select")
+OUTPUT_WEIGHTS: tuple[str, ...] = ("examples", "predicted", "select")
+DISTILL_TARGETS: tuple[str, ...] = ("confident", "ensemble")
 
 ConfigValue = bool | int | float | str
 
@@ -37,7 +42,10 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "schedule": SCHEDULES,
     "ot_align": ALIGNMENTS,
     "ot_solver": SOLVERS,
+    "ot_metric": METRICS,
     "ot_anchor": ANCHORS,
+    "ot_output_weights": OUTPUT_WEIGHTS,
+    "distill_target": DISTILL_TARGETS,
 }
 """The settings that take one of a fixed set of values, by field name."""
 
@@ -89,12 +97,42 @@ class RunConfig:
     round_timeout: float = _setting(3600.0, "seconds a round waits for replies; later ones are left out")
     node_timeout: float = _setting(120.0, "seconds to wait for all clients' nodes to connect")
     # OT fusion
-    ot_align: str = _setting("activations", "what OT compares: incoming weights or activations on server-held images")
+    ot_align: str = _setting(
+        "select",
+        "what OT compares: incoming weights, activations on server-held images, none (plain averaging), "
+        "or select (try all three, keep the one the guard criterion prefers)",
+    )
     ot_solver: str = _setting("exact", "exact OT (a permutation at equal widths) or entropic Sinkhorn")
-    ot_reg: float = _setting(0.05, "Sinkhorn regularisation, relative to the mean cost")
-    ot_anchor: str = _setting("largest", "model the others are aligned to: the client with most examples, or the first")
+    ot_reg: float = _setting(0.01, "Sinkhorn regularisation, relative to the mean cost (below ~0.005 it may not converge)")
+    ot_metric: str = _setting(
+        "euclidean", "OT ground metric between neurons: euclidean, cosine, or correlation (centred cosine)"
+    )
+    ot_anchor: str = _setting(
+        "select",
+        "model the others are aligned to: the client with most examples, the first, "
+        "or select (each client in turn, keep the one the guard criterion prefers)",
+    )
     ot_iterations: int = _setting(0, "barycenter iterations: re-align every client to the fused model")
+    ot_refine: int = _setting(
+        20, "weight-matching sweeps refining each client's maps from incoming and outgoing weights (0: off)"
+    )
     ot_repair: bool = _setting(True, "after fusion, repair activation statistics on server-held images")
+    ot_output_weights: str = _setting(
+        "select",
+        "output layer: average with example counts, with per-class weights predicted from the clients' "
+        "outputs on server-held images, or select (both)",
+    )
+    ot_guard: bool = _setting(
+        True,
+        "also consider plain averaging and keep the candidate that agrees best with the most confident "
+        "client's label on each server-held image (never worse than averaging on that criterion)",
+    )
+    # fuse-then-distill (strategies otfusion+distill, fedavg+distill)
+    distill_steps: int = _setting(100, "distillation steps (Adam) on the server-held images after aggregating")
+    distill_lr: float = _setting(1e-4, "distillation learning rate")
+    distill_target: str = _setting(
+        "confident", "distillation target: the most confident client's softmax, or the clients' mean softmax"
+    )
     # evaluation
     evaluate_clients: bool = _setting(True, "test every client's model and their prediction ensemble each round")
     # resources and output
@@ -117,6 +155,10 @@ class RunConfig:
         _at_least("server-samples", self.server_samples, 0)
         _at_least("min-replies", self.min_replies, 1)
         _at_least("ot-iterations", self.ot_iterations, 0)
+        _at_least("ot-refine", self.ot_refine, 0)
+        _at_least("distill-steps", self.distill_steps, 1)
+        if self.distill_lr <= 0:
+            raise ValueError(f"distill-lr must be > 0, got {self.distill_lr}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val-fraction must be in [0, 1), got {self.val_fraction}")
         for key, value in (("round-timeout", self.round_timeout), ("node-timeout", self.node_timeout),
@@ -127,10 +169,14 @@ class RunConfig:
             raise ValueError(f"gpus-per-client must be ≥ 0, got {self.gpus_per_client}")
         if self.ot_reg <= 0:
             raise ValueError(f"ot-reg must be > 0, got {self.ot_reg}")
-        if "otfusion" in self.strategies and self.needs_server_samples and self.server_samples == 0:
+        fusing = any(name.startswith("otfusion") for name in self.strategies)
+        distilling = any(name.endswith("+distill") for name in self.strategies)
+        if ((fusing and self.needs_server_samples) or distilling) and self.server_samples == 0:
             raise ValueError(
-                "ot-align=activations and ot-repair need unlabelled server-held images: "
-                "set server-samples > 0, or use ot-align=weights with ot-repair=false"
+                "ot-align=activations/select, ot-repair, ot-output-weights=predicted/select, ot-anchor=select, "
+                "ot-guard and the +distill strategies need unlabelled server-held images: set server-samples > 0, "
+                "or use ot-align=weights, ot-anchor=largest, ot-repair=false, ot-output-weights=examples, "
+                "ot-guard=false"
             )
         self.partition_config()  # validates alpha, classes-per-client, ...
         self.train_config()  # validates lr, momentum, ...
@@ -141,7 +187,11 @@ class RunConfig:
 
     @property
     def needs_server_samples(self) -> bool:
-        return self.ot_align == "activations" or self.ot_repair
+        """Whether OT fusion as configured reads the server-held images."""
+        return (
+            self.ot_align in ("activations", "select") or self.ot_repair or self.ot_output_weights != "examples"
+            or self.ot_anchor == "select" or self.ot_guard
+        )  # fmt: skip
 
     def partition_config(self) -> PartitionConfig:
         return PartitionConfig(

@@ -11,12 +11,13 @@ the server's, or with ``init = "different"`` one per client.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from fedot.config import RunConfig
 from fedot.data import ImageDataset, load_dataset
@@ -93,3 +94,29 @@ def initial_model(config: RunConfig, dataset: ImageDataset, client: int | None =
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return build_model(config.model, dataset.input_shape, dataset.num_classes)
+
+
+def client_train_seed(config: RunConfig, server_round: int, client: int) -> int:
+    """The seed of client ``client``'s local training (example order) in round ``server_round``."""
+    return 1_000_003 * server_round + 7919 * client + config.seed
+
+
+def client_start_model(
+    config: RunConfig,
+    dataset: ImageDataset,
+    client: int,
+    server_round: int,
+    global_state: Mapping[str, Tensor] | None,
+) -> nn.Module:
+    """The model client ``client`` starts round ``server_round`` from.
+
+    With ``init = "different"`` the first round starts from the client's own seeded
+    initialisation (the paper's one-shot setting); otherwise from the server's model,
+    ``global_state`` (the server's initial model when None).
+    """
+    if config.init == "different" and server_round == 1:
+        return initial_model(config, dataset, client)
+    model = initial_model(config, dataset)
+    if global_state is not None:
+        model.load_state_dict(global_state)
+    return model

@@ -27,8 +27,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if len(args.checkpoints) < 2:
         parser.error("give at least two checkpoints to fuse")
-    if (args.align == "activations" or args.repair != "none") and args.inputs is None:
-        parser.error("--align activations and --repair need --inputs")
+    reads_inputs = (
+        args.align in ("activations", "select") or args.repair != "none" or args.anchor == "select"
+        or args.output_weights != "examples" or args.guard
+    )  # fmt: skip
+    if reads_inputs and args.inputs is None:
+        parser.error("--align activations/select, --repair, --anchor select, --output-weights and --guard need --inputs")
     try:
         models = [_load_model(path, args) for path in args.checkpoints]
         inputs = load_tensor(args.inputs) if args.inputs is not None else None
@@ -36,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             models,
             args.weights,
             align=args.align,
-            inputs=inputs if args.align == "activations" else None,
+            inputs=inputs,
             solver=args.solver,
             reg=args.reg,
             metric=args.metric,
@@ -44,8 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             marginals=args.marginals,
             anchor=args.anchor,
             iterations=args.iterations,
-            repair=inputs if args.repair != "none" else None,
+            refine=args.refine,
+            repair=args.repair != "none",
             repair_method="auto" if args.repair == "none" else args.repair,
+            output_weights=args.output_weights,
+            guard=args.guard,
             input_shape=args.input_shape,
         )
         save_state_dict(fused.state_dict(), args.output)
@@ -66,26 +73,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--input-shape", nargs="+", type=int, default=[1, 28, 28], metavar="N", help="one example's shape (default: 1 28 28)")
     parser.add_argument("--num-classes", type=int, default=10)
     parser.add_argument("--weights", nargs="+", type=float, help="one share per model, e.g. example counts")
-    parser.add_argument("--align", choices=["weights", "activations"], default="weights")
+    parser.add_argument("--align", choices=["weights", "activations", "none", "select"], default="weights")
     parser.add_argument("--solver", choices=["exact", "sinkhorn"], default="exact")
     parser.add_argument("--reg", type=float, default=0.01, help="Sinkhorn strength, in units of the mean cost")
-    parser.add_argument("--metric", choices=["euclidean", "cosine"], default="euclidean")
+    parser.add_argument("--metric", choices=["euclidean", "cosine", "correlation"], default="euclidean")
     parser.add_argument("--squared", action="store_true", help="square the ground metric")
     parser.add_argument("--marginals", choices=["uniform", "importance"], default="uniform")
-    parser.add_argument("--anchor", type=_anchor, default=0, help="model index or 'largest_weight'")
+    parser.add_argument("--anchor", type=_anchor, default=0, help="model index, 'largest_weight' or 'select'")
     parser.add_argument("--iterations", type=int, default=0, help="barycenter rounds after the first fusion")
+    parser.add_argument("--refine", type=int, default=0, help="weight-matching sweeps refining the maps")
+    parser.add_argument("--output-weights", choices=["examples", "predicted", "select"], default="examples")
+    parser.add_argument("--guard", action="store_true", help="also consider plain averaging; keep the best on --inputs")
     parser.add_argument("--inputs", type=Path, help="a tensor of examples (.safetensors or .pt) for activations/repair")
     parser.add_argument("--repair", choices=["none", "auto", "reset_bn", "rescale"], default="none")
     return parser
 
 
 def _anchor(text: str) -> int | str:
-    if text == "largest_weight":
+    if text in ("largest_weight", "select"):
         return text
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a model index or 'largest_weight', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a model index, 'largest_weight' or 'select', got {text!r}") from None
 
 
 def _load_model(path: Path, args: argparse.Namespace) -> nn.Module:

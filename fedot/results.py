@@ -180,7 +180,10 @@ def format_table(reports: list[StrategyReport]) -> str:
 
 
 def _label(name: str) -> str:
-    return {"otfusion": "OT fusion", "fedavg": "FedAvg"}.get(name, name)
+    return {
+        "otfusion": "OT fusion", "fedavg": "FedAvg",
+        "otfusion+distill": "OT fusion + distillation", "fedavg+distill": "FedAvg + distillation",
+    }.get(name, name)
 
 
 def _percent(value: float | None) -> str:

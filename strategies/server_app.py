@@ -31,7 +31,7 @@ from fedot.federation import client_partitions, initial_model, run_dataset, serv
 from fedot.monitor import FederationError, MonitoredGrid, RunEvents
 from fedot.results import PARTITION_PLOT, ClientReport, RoundReport, StrategyReport, format_table, write_results
 from fedot.train import evaluate, evaluate_ensemble
-from strategies.otfusion import FusionSettings, OTFusion
+from strategies.otfusion import DistillSettings, FusionSettings, OTFusion
 
 app = ServerApp()
 
@@ -107,16 +107,32 @@ def build_strategy(
     }
     if name == "fedavg":
         return FedAvg(**options)
-    fusion = FusionSettings(
+    distillation = distill_settings(config) if name.endswith("+distill") else None
+    if name == "fedavg+distill":
+        return OTFusion(model_fn, FusionSettings(align="none", inputs=inputs), distillation, **options)
+    return OTFusion(model_fn, fusion_settings(config, inputs), distillation, **options)
+
+
+def fusion_settings(config: RunConfig, inputs: list[torch.Tensor] | None) -> FusionSettings:
+    """The run's ``ot-*`` keys as the OTFusion strategy's settings."""
+    return FusionSettings(
         align=config.ot_align,  # type: ignore[arg-type]
         solver=config.ot_solver,  # type: ignore[arg-type]
         reg=config.ot_reg,
+        metric=config.ot_metric,  # type: ignore[arg-type]
         anchor=config.ot_anchor,  # type: ignore[arg-type]
         iterations=config.ot_iterations,
+        refine=config.ot_refine,
         repair=config.ot_repair,
+        output_weights=config.ot_output_weights,  # type: ignore[arg-type]
+        guard=config.ot_guard,
         inputs=inputs,
     )
-    return OTFusion(model_fn, fusion, **options)
+
+
+def distill_settings(config: RunConfig) -> DistillSettings:
+    """The run's ``distill-*`` keys (used by the ``+distill`` strategies)."""
+    return DistillSettings(steps=config.distill_steps, lr=config.distill_lr, target=config.distill_target)  # type: ignore[arg-type]
 
 
 def aggregate_client_metrics(contents: list[Any], weight_key: str) -> MetricRecord:

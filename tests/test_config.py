@@ -22,9 +22,27 @@ def test_round_trip_through_flower_run_config() -> None:
     assert RunConfig.from_flower(config.to_flower()) == config
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "simulations").glob("*.toml")), ids=lambda p: p.name)
+SHIPPED_TOMLS = sorted((ROOT / "simulations").glob("*.toml"))
+EXPERIMENT_SPECS = [path for path in SHIPPED_TOMLS if "run" in tomllib.loads(path.read_text())]
+
+
+@pytest.mark.parametrize("path", [p for p in SHIPPED_TOMLS if p not in EXPERIMENT_SPECS], ids=lambda p: p.name)
 def test_every_shipped_simulation_config_is_valid(path: Path) -> None:
     RunConfig.from_toml(path)
+
+
+@pytest.mark.parametrize("path", EXPERIMENT_SPECS, ids=lambda p: p.name)
+def test_every_comparison_spec_builds_valid_configs(path: Path) -> None:
+    """Grid/rounds specs: the [run] table, every split and every variant make valid RunConfigs."""
+    from simulations.common import base_config, load_toml, variants_of
+
+    spec = load_toml(path)
+    base = base_config(spec["run"])
+    for split in spec.get("splits", {}).values():
+        RunConfig.from_flower({**base.to_flower(), **split})
+    for variant in variants_of(spec["variants"]):
+        strategy = {} if variant.strategy == "ensemble" else {"strategy": variant.strategy}
+        RunConfig.from_flower({**base.to_flower(), **variant.overrides, **strategy})
 
 
 @pytest.mark.parametrize(

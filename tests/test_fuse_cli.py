@@ -81,3 +81,15 @@ def test_module_entry_point_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "f.safetensors").exists()
+
+
+def test_the_selection_and_guard_options_run_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    a, b = _save(tmp_path, "a.pt", 0, "mlp"), _save(tmp_path, "b.pt", 1, "mlp")
+    inputs = tmp_path / "x.pt"
+    torch.save(torch.randn(32, 1, 28, 28), inputs)
+    common = [str(a), str(b), "--model", "mlp", "-o", str(tmp_path / "f.pt")]
+    chosen = ["--align", "select", "--anchor", "select", "--output-weights", "select", "--guard", "--refine", "3"]
+    assert main([*common, *chosen, "--repair", "auto", "--inputs", str(inputs)]) == 0
+    with pytest.raises(SystemExit) as no_inputs:
+        main([*common, "--guard"])
+    assert no_inputs.value.code == 2 and "need --inputs" in capsys.readouterr().err

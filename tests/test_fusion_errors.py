@@ -75,11 +75,11 @@ def test_fewer_than_two_models_are_refused() -> None:
     "options, message",
     [
         ({"align": "activations"}, r"align='activations' needs inputs="),
-        ({"align": "gradients"}, r"align must be 'weights' or 'activations'"),
+        ({"align": "gradients"}, r"align must be 'weights', 'activations', 'none' or 'select'"),
         ({"solver": "greedy"}, r"solver must be one of 'exact', 'sinkhorn'"),
         ({"solver": "sinkhorn", "reg": 0.0}, r"reg must be positive"),
         ({"metric": "manhattan"}, r"metric must be one of"),
-        ({"anchor": 2}, r"anchor must be a model index below 2 or 'largest_weight'"),
+        ({"anchor": 2}, r"anchor must be a model index below 2, 'largest_weight' or 'select'"),
         ({"anchor": "median"}, r"anchor must be"),
         ({"iterations": -1}, r"iterations must be a non-negative integer"),
         ({"repair_method": "magic"}, r"repair_method must be"),

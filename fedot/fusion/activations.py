@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -26,6 +27,19 @@ def as_batches(inputs: Inputs) -> list[Tensor]:
     if not batches:
         raise ValueError("inputs holds no examples")
     return batches
+
+
+@contextmanager
+def eval_mode(models: Sequence[nn.Module]) -> Iterator[None]:
+    """Put ``models`` in eval mode for a block; every submodule's mode is restored afterwards."""
+    modes = [(module, module.training) for model in models for module in model.modules()]
+    for model in models:
+        model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.train(training)
 
 
 def channel_rows(values: Tensor, axis: int) -> Tensor:

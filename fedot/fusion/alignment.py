@@ -22,9 +22,10 @@ from fedot.fusion.activations import ProducerProbe, channel_rows
 from fedot.fusion.structure import AlignedAxis, NeuronGroup, Structure
 from fedot.fusion.transform import transport_axis
 from fedot.fusion.transport import (
+    RowSums,
     TransportOptions,
     TransportPlan,
-    cost_from_inner_products,
+    cost_from_sums,
     neuron_marginals,
     transport_plan,
 )
@@ -44,7 +45,7 @@ def weight_plans(
     reference_sizes = {group.index: group.size for group in structure.groups}
     plans: dict[int, TransportPlan] = {}
     for group in structure.free_groups:
-        terms: list[Tensor] | None = None
+        terms: RowSums | None = None
         for axis in structure.axes:
             if axis.incoming or not axis.describes_neuron or group.index not in _groups_on(axis):
                 continue
@@ -52,13 +53,13 @@ def weight_plans(
             if rows is None:
                 continue
             reference_rows = _neuron_rows(structure, axis, group, reference, reference_sizes, None)
-            terms = _add_inner_products(terms, rows, reference_rows)
+            terms = _accumulate(terms, rows, reference_rows)
         if terms is None:
             raise ValueError(
                 f"cannot align neuron group {group.index} from weights: every layer producing it "
                 "reads a group that is not aligned yet; use align='activations'"
             )
-        plans[group.index] = _plan(*terms, options)
+        plans[group.index] = _plan(terms, options)
     return plans
 
 
@@ -71,36 +72,113 @@ def activation_plans(
     options: TransportOptions,
 ) -> dict[int, TransportPlan]:
     """One plan per free group, from pre-activations of ``state`` and ``reference`` on ``batches``."""
-    sums: dict[int, list[Tensor]] = {}
+    sums: dict[int, RowSums] = {}
     for x in batches:
         outputs, reference_outputs = probe(state, x), probe(reference, x)
         for group in structure.free_groups:
             for producer in group.producers:
                 rows = channel_rows(outputs[producer.node], producer.axis).to(torch.float64)
                 reference_rows = channel_rows(reference_outputs[producer.node], producer.axis).to(torch.float64)
-                sums[group.index] = _add_inner_products(sums.get(group.index), rows, reference_rows)
+                sums[group.index] = _accumulate(sums.get(group.index), rows, reference_rows)
     plans = {}
     for group in structure.free_groups:
         if group.index not in sums:
             raise ValueError(f"neuron group {group.index} has no Linear, Conv or BatchNorm output to measure")
-        plans[group.index] = _plan(*sums[group.index], options)
+        plans[group.index] = _plan(sums[group.index], options)
     return plans
 
 
-def _add_inner_products(terms: list[Tensor] | None, rows: Tensor, reference_rows: Tensor) -> list[Tensor]:
-    """Add ``rows @ reference_rows.T`` and both sides' squared row norms to ``terms``.
+def refine_plans(
+    structure: Structure,
+    state: Mapping[str, Tensor],
+    reference: Mapping[str, Tensor],
+    sizes: Mapping[int, int],
+    plans: Mapping[int, TransportPlan],
+    options: TransportOptions,
+    sweeps: int,
+    seed: int = 0,
+) -> dict[int, TransportPlan]:
+    """``plans`` improved by coordinate descent over the groups ("weight matching", Ainsworth et al. 2023).
+
+    Each sweep visits the free groups in a seeded random order and recomputes one group's plan
+    from *every* tensor axis on that group — its neurons' rows and BatchNorm vectors, and its
+    consumers' input columns — with every other axis moved by the current plans; the cost
+    between the model's and the reference's entries is ``options``' metric. Greedy forward
+    alignment sees only incoming weights; this also lets the outgoing weights vote. Stops after
+    ``sweeps`` sweeps or the first sweep that changes no plan; a group whose only axes are
+    shared with itself keeps its plan.
+    """
+    current = dict(plans)
+    reference_sizes = {group.index: group.size for group in structure.groups}
+    generator = torch.Generator().manual_seed(seed)
+    groups = list(structure.free_groups)
+    for _ in range(sweeps):
+        changed = False
+        for position in torch.randperm(len(groups), generator=generator).tolist():
+            group = groups[position]
+            others = {index: plan for index, plan in current.items() if index != group.index}
+            terms: RowSums | None = None
+            for axis in structure.axes:
+                if group.index not in _groups_on(axis):
+                    continue
+                rows = _group_rows(structure, axis, group, state, sizes, others)
+                reference_rows = _group_rows(structure, axis, group, reference, reference_sizes, {})
+                terms = _accumulate(terms, rows, reference_rows)
+            if terms is None:
+                continue
+            plan = _plan(terms, options)
+            changed = changed or not _same_plan(plan, current.get(group.index))
+            current[group.index] = plan
+        if not changed:
+            break
+    return current
+
+
+def _group_rows(
+    structure: Structure,
+    axis: AlignedAxis,
+    group: NeuronGroup,
+    state: Mapping[str, Tensor],
+    sizes: Mapping[int, int],
+    plans: Mapping[int, TransportPlan],
+) -> Tensor:
+    """``group``'s entries on ``axis`` as rows (one per neuron), the tensor's other axes moved by ``plans``."""
+    tensor = state[axis.tensor]
+    for other in structure.axes_of(axis.tensor):
+        if other.axis != axis.axis:
+            tensor = transport_axis(tensor, other, plans, sizes)
+    offset = 0
+    for segment in axis.segments:
+        length = sizes[segment.group] * segment.block
+        if segment.group == group.index:
+            piece = tensor.narrow(axis.axis, offset, length).movedim(axis.axis, 0)
+            return piece.reshape(sizes[group.index], -1).to(torch.float64)
+        offset += length
+    raise AssertionError(f"group {group.index} is not on {axis.tensor} axis {axis.axis}")
+
+
+def _same_plan(plan: TransportPlan, previous: TransportPlan | None) -> bool:
+    if previous is None:
+        return False
+    if plan.permutation is not None and previous.permutation is not None:
+        return torch.equal(plan.permutation, previous.permutation)
+    return torch.allclose(plan.coupling, previous.coupling, atol=1e-9)
+
+
+def _accumulate(terms: RowSums | None, rows: Tensor, reference_rows: Tensor) -> RowSums:
+    """Add the :class:`RowSums` of ``rows`` against ``reference_rows`` to ``terms``.
 
     Summing these over a group's members (or batches) gives the cost of their concatenated
     features without building the concatenation.
     """
-    new = [rows @ reference_rows.T, rows.square().sum(1), reference_rows.square().sum(1)]
-    return new if terms is None else [old + term for old, term in zip(terms, new)]
+    new = RowSums.of(rows, reference_rows)
+    return new if terms is None else terms + new
 
 
-def _plan(cross: Tensor, sq: Tensor, reference_sq: Tensor, options: TransportOptions) -> TransportPlan:
-    cost = cost_from_inner_products(cross, sq, reference_sq, metric=options.metric, squared=options.squared)
-    a = neuron_marginals(sq.sqrt(), options.marginals)
-    b = neuron_marginals(reference_sq.sqrt(), options.marginals)
+def _plan(sums: RowSums, options: TransportOptions) -> TransportPlan:
+    cost = cost_from_sums(sums, metric=options.metric, squared=options.squared)
+    a = neuron_marginals(sums.sq_x.sqrt(), options.marginals)
+    b = neuron_marginals(sums.sq_y.sqrt(), options.marginals)
     return transport_plan(cost, a, b, solver=options.solver, reg=options.reg)
 
 

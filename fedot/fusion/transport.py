@@ -17,7 +17,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-Metric = Literal["euclidean", "cosine"]
+Metric = Literal["euclidean", "cosine", "correlation"]
 Solver = Literal["exact", "sinkhorn"]
 MarginalKind = Literal["uniform", "importance"]
 
@@ -32,9 +32,11 @@ EMD_MAX_ITERATIONS = 10_000_000
 class TransportOptions:
     """How two neuron sets are compared and coupled.
 
-    ``metric``: ``"euclidean"`` distance between feature rows, or ``"cosine"`` — the Euclidean
-    distance between the rows scaled to unit length (``sqrt(2 - 2 cos)``). ``squared`` squares
-    either. ``marginals``: ``"uniform"``, or ``"importance"`` — mass proportional to each
+    ``metric``: ``"euclidean"`` distance between feature rows; ``"cosine"`` — the Euclidean
+    distance between the rows scaled to unit length (``sqrt(2 - 2 cos)``); ``"correlation"`` —
+    the same on rows first centred (their mean over features subtracted), i.e.
+    ``sqrt(2 - 2 ρ)`` with ρ the Pearson correlation: for activations, neurons that co-vary
+    across inputs match whatever their offsets and scales. ``squared`` squares any of them. ``marginals``: ``"uniform"``, or ``"importance"`` — mass proportional to each
     neuron's feature norm. ``solver``: ``"exact"`` OT (a permutation when widths are equal and
     marginals uniform), or ``"sinkhorn"`` — entropic OT with strength ``reg`` measured in units
     of the cost matrix's mean entry (``reg=0.01``: nearly hard, ``reg=1``: very soft).
@@ -47,7 +49,7 @@ class TransportOptions:
     reg: float = 0.01
 
     def __post_init__(self) -> None:
-        _check_choice("metric", self.metric, ("euclidean", "cosine"))
+        _check_choice("metric", self.metric, ("euclidean", "cosine", "correlation"))
         _check_choice("marginals", self.marginals, ("uniform", "importance"))
         _check_choice("solver", self.solver, ("exact", "sinkhorn"))
         if self.solver == "sinkhorn" and not self.reg > 0:
@@ -89,12 +91,52 @@ class TransportPlan:
         return self.coupling / self.coupling.sum(1, keepdim=True).clamp_min(torch.finfo(self.coupling.dtype).tiny)
 
 
+@dataclass(frozen=True)
+class RowSums:
+    """The sums over features of two row sets, ``x`` (n×d) and ``y`` (m×d), that every metric needs.
+
+    Additive: the sums of concatenated features (or of several batches) are the sums of the
+    parts' sums, so callers accumulate them without keeping the features.
+    """
+
+    cross: Tensor
+    """``x @ y.T`` (n×m)."""
+    sq_x: Tensor
+    sq_y: Tensor
+    sum_x: Tensor
+    sum_y: Tensor
+    count: int
+    """d, the number of features per row."""
+
+    @staticmethod
+    def of(x: Tensor, y: Tensor) -> RowSums:
+        return RowSums(x @ y.T, x.square().sum(1), y.square().sum(1), x.sum(1), y.sum(1), x.shape[1])
+
+    def __add__(self, other: RowSums) -> RowSums:
+        return RowSums(
+            self.cross + other.cross, self.sq_x + other.sq_x, self.sq_y + other.sq_y,
+            self.sum_x + other.sum_x, self.sum_y + other.sum_y, self.count + other.count,
+        )  # fmt: skip
+
+
 def pairwise_cost(x: Tensor, y: Tensor, *, metric: Metric = "euclidean", squared: bool = False) -> Tensor:
     """Cost between the rows of ``x`` (n×d) and ``y`` (m×d) as an n×m matrix.
 
     Computed from inner products (‖x‖² + ‖y‖² − 2x·y), never an n×m×d tensor.
     """
-    return cost_from_inner_products(x @ y.T, x.square().sum(1), y.square().sum(1), metric=metric, squared=squared)
+    return cost_from_sums(RowSums.of(x, y), metric=metric, squared=squared)
+
+
+def cost_from_sums(sums: RowSums, *, metric: Metric = "euclidean", squared: bool = False) -> Tensor:
+    """The cost of :func:`pairwise_cost` from accumulated :class:`RowSums`."""
+    cross, sq_x, sq_y = sums.cross, sums.sq_x, sums.sq_y
+    if metric == "correlation":
+        mean_x, mean_y = sums.sum_x / sums.count, sums.sum_y / sums.count
+        cross = cross - sums.count * mean_x[:, None] * mean_y[None, :]
+        sq_x = (sq_x - sums.count * mean_x.square()).clamp_min(0)
+        sq_y = (sq_y - sums.count * mean_y.square()).clamp_min(0)
+        metric = "cosine"
+    return cost_from_inner_products(cross, sq_x, sq_y, metric=metric, squared=squared)
 
 
 def cost_from_inner_products(
@@ -103,7 +145,10 @@ def cost_from_inner_products(
     """The cost of :func:`pairwise_cost` from ``x @ y.T`` and the rows' squared norms.
 
     Lets callers accumulate the three terms over batches instead of keeping all features.
+    ``"correlation"`` needs the rows' sums too: use :func:`cost_from_sums`.
     """
+    if metric == "correlation":
+        raise ValueError("the correlation metric needs the rows' sums: use cost_from_sums")
     if metric == "cosine":
         norm_x, norm_y = sq_x.clamp_min(1e-30).sqrt(), sq_y.clamp_min(1e-30).sqrt()
         cross = cross / (norm_x[:, None] * norm_y[None, :])
@@ -157,7 +202,13 @@ def transport_plan(
         a64.numpy(), b64.numpy(), normalised.numpy(), reg,
         method="sinkhorn_stabilized", numItermax=SINKHORN_MAX_ITERATIONS, stopThr=1e-4 / max(cost64.shape),
     )  # fmt: skip
-    return TransportPlan(torch.as_tensor(coupling))
+    coupling = torch.as_tensor(coupling)
+    if not bool(torch.isfinite(coupling).all()) or float(coupling.sum()) <= 0:
+        raise ValueError(
+            f"Sinkhorn with reg={reg} gave a non-finite or empty plan for a {tuple(cost64.shape)} cost; "
+            "raise reg (0.01 is safe) or use the exact solver"
+        )
+    return TransportPlan(coupling)
 
 
 def _is_assignment(a: Tensor, b: Tensor) -> bool:

@@ -1,0 +1,207 @@
+"""What the one-shot grid and the multi-round comparison share: federations built as a real run builds
+them, client training cached on disk, and every aggregation variant applied to the same client models.
+
+A *federation* is one ``RunConfig`` (split × init × clients × seed). Its clients are trained exactly as
+the ClientApp trains them — ``client_start_model`` and ``client_train_seed`` of ``fedot.federation`` —
+and the server's unlabelled images are ``strategies.server_app.server_inputs``. A *variant* is a
+strategy name (``fedavg``, ``otfusion``, ``otfusion+distill``, ``fedavg+distill``, or ``ensemble``)
+with ``ot-*`` / ``distill-*`` overrides; ``otfusion`` variants get their settings from the same
+``build_strategy`` that a Flower run uses, so a grid row is what that run config would produce.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from fedot.config import RunConfig
+from fedot.data import ImageDataset
+from fedot.federation import client_share, client_start_model, client_train_seed, initial_model, run_dataset
+from fedot.fusion import average
+from fedot.train import evaluate, evaluate_ensemble, train
+from strategies.otfusion import OTFusion, fuse_models
+from strategies.server_app import build_strategy, server_inputs
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / "simulations" / ".cache"
+"""Trained client models, one file per federation and round (git-ignored)."""
+
+ENSEMBLE = "ensemble"
+NOT_TRAINING = ("strategy", "output-dir", "evaluate-clients", "ray-address", "round-timeout", "node-timeout",
+                "min-replies", "cpus-per-client", "gpus-per-client")  # fmt: skip
+"""Run settings that do not change what a client trains (besides every ot-* and distill-* key)."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to aggregate: a strategy name (or ``ensemble``) and its ot-*/distill-* overrides."""
+
+    name: str
+    strategy: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def config(self, base: RunConfig) -> RunConfig:
+        return base.replace(**{key.replace("-", "_"): value for key, value in self.overrides.items()})
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    with path.open("rb") as file:
+        return tomllib.load(file)
+
+
+def base_config(run: Mapping[str, Any]) -> RunConfig:
+    """The ``[run]`` table as a RunConfig; a relative ``data-dir`` is relative to the repository."""
+    values = dict(run)
+    if values.get("data-dir") and not Path(values["data-dir"]).is_absolute():
+        values["data-dir"] = str((REPO / values["data-dir"]).resolve())
+    return RunConfig.from_flower(values)
+
+
+def variants_of(table: Mapping[str, Mapping[str, Any]]) -> list[Variant]:
+    """``[variants.<name>]`` tables: ``strategy = ...`` plus ot-*/distill-* keys, in file order."""
+    result = []
+    for name, spec in table.items():
+        spec = dict(spec)
+        strategy = spec.pop("strategy")
+        bad = [key for key in spec if not key.startswith(("ot-", "distill-"))]
+        if bad:
+            raise ValueError(f"variant {name!r}: only ot-* and distill-* keys may vary, got {bad}")
+        result.append(Variant(name, strategy, spec))
+    return result
+
+
+def cache_key(config: RunConfig, server_round: int, global_state_tag: str = "") -> str:
+    """A file name for the clients of ``config`` in ``server_round`` (only training settings count)."""
+    values = {
+        key: value for key, value in config.to_flower().items()
+        if key not in NOT_TRAINING and not key.startswith(("ot-", "distill-"))
+    }  # fmt: skip
+    digest = hashlib.sha256(json.dumps([values, server_round, global_state_tag], sort_keys=True).encode()).hexdigest()
+    return f"{config.dataset}-{config.model}-{config.partition}-{config.init}-c{config.clients}-s{config.seed}-r{server_round}-{digest[:12]}"
+
+
+@dataclass
+class Clients:
+    """One round's usable trained clients: models, example counts, training seconds, and the
+    indices of clients dropped because their model holds NaN/Inf (the server refuses such replies,
+    ``fedot.replies``, before any strategy sees them)."""
+
+    models: list[nn.Module]
+    examples: list[int]
+    seconds: float
+    dropped: list[int] = field(default_factory=list)
+
+
+def train_clients(
+    config: RunConfig,
+    dataset: ImageDataset,
+    server_round: int = 1,
+    global_state: Mapping[str, torch.Tensor] | None = None,
+    cache: Path | None = CACHE,
+    cache_tag: str = "",
+    max_steps: int | None = None,
+) -> Clients:
+    """Train every client of ``config`` for one round as the ClientApp does (cached when ``cache``).
+
+    ``cache_tag`` must identify ``global_state`` when rounds > 1 share a cache. ``max_steps``
+    cuts every client's training to that many batches: for smoke tests only, never for results.
+    """
+    tag = f"{cache_tag}-steps{max_steps}" if max_steps else cache_tag
+    path = cache / f"{cache_key(config, server_round, tag)}.pt" if cache is not None else None
+    if path is not None and path.exists():
+        saved = torch.load(path)
+        states, examples, seconds = saved["states"], saved["examples"], saved["seconds"]
+    else:
+        states, examples, seconds = [], [], 0.0
+        for client in range(config.clients):
+            share = client_share(config, client, config.clients)
+            model = client_start_model(config, dataset, client, server_round, global_state)
+            start = time.perf_counter()
+            recipe = config.train_config(seed=client_train_seed(config, server_round, client))
+            if max_steps:
+                recipe = dataclasses.replace(recipe, steps=max_steps)
+            result = train(model, dataset, recipe, indices=share.train)
+            seconds += time.perf_counter() - start
+            states.append({name: tensor.cpu() for name, tensor in model.state_dict().items()})
+            examples.append(result.num_examples)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"states": states, "examples": examples, "seconds": seconds}, path)
+    finite = [all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()) for state in states]
+    models = [_model(config, dataset, state) for state, ok in zip(states, finite) if ok]
+    kept = [n for n, ok in zip(examples, finite) if ok]
+    return Clients(models, kept, seconds, [index for index, ok in enumerate(finite) if not ok])
+
+
+def _model(config: RunConfig, dataset: ImageDataset, state: Mapping[str, torch.Tensor]) -> nn.Module:
+    model = initial_model(config, dataset)
+    model.load_state_dict(state)
+    return model.to(dataset.device).eval()
+
+
+def aggregate(
+    variant: Variant,
+    config: RunConfig,
+    dataset: ImageDataset,
+    clients: Clients,
+    inputs: list[torch.Tensor] | None,
+) -> tuple[nn.Module | None, dict[str, Any]]:
+    """The global model ``variant`` makes of ``clients`` (None for the ensemble) and what it chose.
+
+    ``fedavg`` is ``fedot.fusion.average`` (FedAvg's example-weighted mean); the other strategies
+    are configured by ``strategies.server_app.build_strategy`` exactly as in a Flower run.
+    """
+    if variant.strategy == ENSEMBLE:
+        return None, {}
+    weights = [float(n) for n in clients.examples]
+    if variant.strategy == "fedavg":
+        return average(clients.models, weights), {}
+    settings = variant.config(config)
+    strategy = build_strategy(variant.strategy, settings, lambda: initial_model(settings, dataset), inputs)
+    if not isinstance(strategy, OTFusion):
+        raise ValueError(f"variant {variant.name!r}: strategy {variant.strategy!r} is not an aggregation fedot can replay")
+    report: dict[str, Any] = {}
+    fused = fuse_models(clients.models, weights, strategy.fusion, strategy.distillation, report)
+    return fused, {"chosen": report["chosen"]} if "chosen" in report else {}
+
+
+def accuracy_of(model: nn.Module | None, dataset: ImageDataset, clients: Clients, indices: Any = None) -> float:
+    """Test accuracy of ``model``, or of the clients' prediction ensemble when ``model`` is None
+    (on the test rows ``indices``; all of them by default)."""
+    if model is None:
+        return evaluate_ensemble(clients.models, dataset, indices=indices).accuracy
+    return evaluate(model, dataset, indices=indices).accuracy
+
+
+def federation_dataset(config: RunConfig) -> ImageDataset:
+    """The run's data set (on the GPU when there is one: the grid is ready for CUDA)."""
+    dataset = run_dataset(config)
+    return dataset.to("cuda") if torch.cuda.is_available() else dataset
+
+
+def federation_inputs(config: RunConfig, dataset: ImageDataset) -> list[torch.Tensor] | None:
+    """The server's unlabelled batches, exactly as the ServerApp draws them."""
+    return server_inputs(config, dataset)
+
+
+def describe_run(config: RunConfig) -> str:
+    keys = ("dataset", "model", "local-epochs", "batch-size", "optimizer", "lr", "momentum", "weight-decay", "server-samples")
+    values = config.to_flower()
+    return ", ".join(f"{key} {values[key]}" for key in keys)
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    tensor = torch.tensor(list(values), dtype=torch.float64)
+    return float(tensor.mean()), float(tensor.std(correction=1)) if len(values) > 1 else 0.0
+
+
