@@ -11,12 +11,14 @@ with ``ot-*`` / ``distill-*`` overrides; ``otfusion`` variants get their setting
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
 import time
 import tomllib
-from collections.abc import Mapping, Sequence
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,8 +173,36 @@ def aggregate(
     if not isinstance(strategy, OTFusion):
         raise ValueError(f"variant {variant.name!r}: strategy {variant.strategy!r} is not an aggregation fedot can replay")
     report: dict[str, Any] = {}
-    fused = fuse_models(clients.models, weights, strategy.fusion, strategy.distillation, report)
-    return fused, {"chosen": report["chosen"]} if "chosen" in report else {}
+    fused, info = fuse_on_device_or_cpu(
+        lambda models, inputs: fuse_models(
+            models, weights, dataclasses.replace(strategy.fusion, inputs=inputs), strategy.distillation, report
+        ),
+        clients.models, strategy.fusion.inputs,
+    )  # fmt: skip
+    return fused, {**info, "chosen": report["chosen"]} if "chosen" in report else info
+
+
+def fuse_on_device_or_cpu(
+    fuse_fn: Callable[[list[nn.Module], list[torch.Tensor] | None], nn.Module],
+    models: list[nn.Module],
+    inputs: Sequence[torch.Tensor] | None,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """``fuse_fn(models, inputs)``; if that fails on a GPU, the same on CPU copies, the error recorded.
+
+    A benchmark run on a lent GPU is a single shot: one device bug in one variant must not cost every
+    other number. The failure is printed and returned (``fused_on_cpu_after``) so it gets fixed, not hidden.
+    """
+    try:
+        return fuse_fn(models, list(inputs) if inputs else None), {}
+    except Exception as error:  # noqa: BLE001 - re-raised below when there is no GPU to blame
+        device = next(models[0].parameters()).device
+        if device.type == "cpu":
+            raise
+        print(f"fusion failed on {device}, retrying on the CPU: {error!r}", flush=True)
+        traceback.print_exc()
+        cpu_inputs = [batch.cpu() for batch in inputs] if inputs else None
+        fused = fuse_fn([copy.deepcopy(model).cpu() for model in models], cpu_inputs)
+        return fused.to(device), {"fused_on_cpu_after": repr(error)}
 
 
 def accuracy_of(model: nn.Module | None, dataset: ImageDataset, clients: Clients, indices: Any = None) -> float:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import math
 import os
 import time
@@ -50,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1, help="federations run in parallel (1 thread each)")
     for name, kind in (("splits", str), ("inits", str), ("clients", int), ("seeds", int), ("variants", str)):
         parser.add_argument(f"--{name}", type=kind, nargs="+", help=f"only these {name} (default: the config's)")
+    parser.add_argument("--data-dir", type=Path, help="where the data set is (default: the config's data-dir)")
     parser.add_argument("--report-only", action="store_true", help="rebuild the tables and plot from <output>.json")
     parser.add_argument("--smoke", action="store_true",
                         help="check the pipeline quickly (e.g. CIFAR-10 on a CPU): 2 training steps per client, "
@@ -63,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         write_report(document, output)
         return
     base = base_config(spec["run"])
+    if args.data_dir:
+        base = base.replace(data_dir=str(args.data_dir.resolve()))
     grid = spec["grid"]
     splits = {name: spec["splits"][name] for name in (args.splits or grid["splits"])}
     inits = args.inits or grid["inits"]
@@ -75,29 +79,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     ]  # fmt: skip
     print(f"{len(jobs)} federations × {len(variants)} variants; {describe_run(base)}", flush=True)
 
-    rows: list[dict[str, Any]] = []
-    started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.workers, initializer=_single_thread) as pool:
-        for done, result in enumerate(pool.map(run_federation, jobs), start=1):
-            rows.extend(result)
-            head = result[0]
-            print(
-                f"[{done}/{len(jobs)}] {head['split']} {head['init']} {head['clients']} clients seed {head['seed']}: "
-                + ", ".join(f"{r['variant']} {100 * r['accuracy']:.1f}" for r in result)
-                + f"  ({time.perf_counter() - started:.0f} s)",
-                flush=True,
-            )
     document = {
         "config": str(args.config.relative_to(REPO) if args.config.is_relative_to(REPO) else args.config),
         "run": base.to_flower(),
         "splits": splits,
         "variants": [{"name": v.name, "strategy": v.strategy, **v.overrides} for v in variants],
         "machine": machine(),
-        "wall_seconds": time.perf_counter() - started,
-        "rows": rows,
+        "wall_seconds": 0.0,
+        "rows": [],
     }
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.with_suffix(".json").write_text(json.dumps(document, indent=1))
+    started = time.perf_counter()
+    # spawn, not fork: a forked worker cannot use CUDA once the parent has touched it
+    with ProcessPoolExecutor(args.workers, multiprocessing.get_context("spawn"), _single_thread) as pool:
+        for done, result in enumerate(pool.map(run_federation, jobs), start=1):
+            document["rows"].extend(result)
+            document["wall_seconds"] = time.perf_counter() - started
+            head = result[0]
+            print(
+                f"[{done}/{len(jobs)}] {head['split']} {head['init']} {head['clients']} clients seed {head['seed']}: "
+                + ", ".join(f"{r['variant']} {100 * r['accuracy']:.1f}" for r in result)
+                + f"  ({document['wall_seconds']:.0f} s)",
+                flush=True,
+            )
+            # Written after every federation, so an interrupted run keeps what it finished.
+            output.with_suffix(".json").write_text(json.dumps(document, indent=1))
     write_report(document, output)
 
 
@@ -146,7 +152,8 @@ def write_report(document: dict[str, Any], output: Path) -> None:
     columns = sorted({(r["init"], r["clients"]) for r in rows}, key=lambda c: (c[0] != "same", c[1]))
     table = _aggregate(rows)
     lines = [f"Run: {describe(document['run'])}. Machine: {document['machine']}. "
-             f"Wall time {document['wall_seconds'] / 60:.1f} min. Test accuracy (%), mean ± std over seeds.", ""]  # fmt: skip
+             f"Wall time {document['wall_seconds'] / 60:.1f} min. Test accuracy (%), mean ± std over the seeds "
+             f"{sorted({r['seed'] for r in rows})}.", ""]  # fmt: skip
     for split in splits:
         lines += [f"**{split}** ({_split_text(document['splits'][split])})", ""]
         lines.append("| variant | " + " | ".join(f"{init}, {n} clients" for init, n in columns) + " |")
@@ -185,6 +192,8 @@ def _aggregate(rows: list[dict[str, Any]]) -> dict[tuple, list[float]]:
 def _mean_std_text(values: list[float]) -> str:
     if not values:
         return "—"
+    if len(values) == 1:
+        return f"{values[0]:.1f} (1 seed)"
     mean, std = mean_std(values)
     return f"{mean:.1f} ± {std:.1f}"
 

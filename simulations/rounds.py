@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -62,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"{len(jobs)} federations of {base.rounds} rounds; {describe_run(base)}", flush=True)
     started = time.perf_counter()
     curves = []
-    with ProcessPoolExecutor(max_workers=args.workers, initializer=_single_thread) as pool:
+    # spawn, not fork: a forked worker cannot use CUDA once the parent has touched it
+    with ProcessPoolExecutor(args.workers, multiprocessing.get_context("spawn"), _single_thread) as pool:
         for curve in pool.map(run_rounds, jobs):
             curves.append(curve)
             print(f"seed {curve['seed']} {curve['variant']}: " + " ".join(f"{100 * a:.1f}" for a in curve["accuracy"])

@@ -6,10 +6,11 @@ reads only ``--samples`` unlabelled training images (activations, repair, guard)
 and no test image influences a fused model. Trained parents are cached under
 ``benchmarks/.cache`` (git-ignored), so reruns only fuse.
 
-    python -m benchmarks.fusion_quality_mnist                                  # MNIST, MLPNet, 10 epochs
-    python -m benchmarks.fusion_quality_mnist --dataset cifar10 --model vgg11_nobias --epochs 60   # GPU
-    python -m benchmarks.fusion_quality_mnist --dataset cifar10 --model resnet18 --epochs 60       # GPU
-    python -m benchmarks.fusion_quality_mnist --dataset cifar10 --model vgg11_nobias --smoke       # CPU check
+    python -m benchmarks.fusion_quality                                  # MNIST, MLPNet, 10 epochs
+    python -m benchmarks.fusion_quality --dataset cifar10 --model vgg11_nobias --epochs 60   # GPU
+    python -m benchmarks.fusion_quality --dataset cifar10 --model resnet18 --epochs 60       # GPU
+    python -m benchmarks.fusion_quality --dataset cifar10 --model vgg11_nobias --smoke       # CPU check
+    python -m benchmarks.fusion_quality --dataset cifar10 --seeds 1 --train-only   # one parent (parallel jobs)
 
 MNIST recipe (the paper's): SGD lr 0.01, momentum 0.5, batch 64, no augmentation
 (``fedot.train.TrainConfig`` defaults). CIFAR-10 recipe: ``benchmarks.vgg11_cifar10.RECIPE``
@@ -35,6 +36,7 @@ from fedot.fusion import average, fuse
 from fedot.fusion.distill import distill
 from fedot.models import build_model
 from fedot.train import TrainConfig, evaluate, evaluate_ensemble, train
+from simulations.common import fuse_on_device_or_cpu
 from strategies.otfusion import fuse_models
 from strategies.server_app import fusion_settings
 
@@ -64,12 +66,16 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="fedot.models name (default: mlp for MNIST, vgg11_nobias for CIFAR-10)")
     parser.add_argument("--data-dir", type=Path, help="default: ../shared/data/mnist or ../shared/data")
     parser.add_argument("--epochs", type=int, default=None, help="default: 10 (MNIST) or 60 (CIFAR-10)")
-    parser.add_argument("--seeds", type=int, nargs=2, default=[0, 1], help="the two parents' seeds")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="the parents' seeds (≥ 2 to fuse)")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train and cache the parents, then stop (run one process per seed to train in parallel)")
     parser.add_argument("--samples", type=int, nargs="+", default=[200],
                         help="unlabelled training images the fusion may read; several values: one table each")
     parser.add_argument("--smoke", action="store_true", help="tiny subsets and 1 epoch: checks the script on a CPU")
     parser.add_argument("--out", type=Path, help="also write the numbers here as JSON")
     args = parser.parse_args()
+    if len(args.seeds) < 2 and not args.train_only:
+        parser.error(f"fusing needs at least two parents: give --seeds two or more seeds (got {args.seeds})")
 
     mnist = args.dataset == "mnist"
     model_name = args.model or ("mlp" if mnist else "vgg11_nobias")
@@ -86,6 +92,8 @@ def main() -> None:
         recipe = TrainConfig(**{**recipe.to_dict(), "epochs": 1, "progress": False})
 
     parents = [parent(model_name, dataset, recipe, seed, train_rows, args.smoke) for seed in args.seeds]
+    if args.train_only:
+        return
     score = lambda model: 100 * evaluate(model, dataset, indices=test_rows).accuracy  # noqa: E731
     report: dict[str, object] = {
         "machine": machine(), "dataset": args.dataset, "model": model_name, "epochs": epochs,
@@ -102,15 +110,18 @@ def main() -> None:
         results: dict[str, dict[str, float]] = {}
         for name, variant in VARIANTS.items():
             start = time.perf_counter()
-            fused = variant(parents, inputs)
-            results[name] = {"accuracy": score(fused), "seconds": time.perf_counter() - start}
+            fused, info = fuse_on_device_or_cpu(variant, parents, inputs)
+            results[name] = {"accuracy": score(fused), "seconds": time.perf_counter() - start, **info}
             print(f"  [{samples} samples] {name}: {results[name]['accuracy']:.2f} ({results[name]['seconds']:.1f} s)", flush=True)
             if name == DEFAULT:
                 start = time.perf_counter()
                 defaults = RunConfig()
-                distilled = distill(fused, parents, inputs=inputs, steps=defaults.distill_steps, lr=defaults.distill_lr,
-                                    target=defaults.distill_target)  # fmt: skip
-                results[DISTILLED] = {"accuracy": score(distilled), "seconds": time.perf_counter() - start}
+                distilled, info = fuse_on_device_or_cpu(
+                    lambda models, x: distill(fused.to(next(models[0].parameters()).device), models, inputs=x,
+                                              steps=defaults.distill_steps, lr=defaults.distill_lr, target=defaults.distill_target),
+                    parents, inputs,
+                )  # fmt: skip
+                results[DISTILLED] = {"accuracy": score(distilled), "seconds": time.perf_counter() - start, **info}
                 print(f"  [{samples} samples] {DISTILLED}: {results[DISTILLED]['accuracy']:.2f}", flush=True)
         report["fusions"][samples] = results
     print_table(report)
