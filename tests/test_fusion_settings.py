@@ -9,7 +9,15 @@ import torch
 
 from fedot.config import RunConfig
 from fedot.federation import initial_model
-from simulations.common import Variant, aggregate, federation_dataset, federation_inputs, accuracy_of, train_clients
+from simulations.common import (
+    Variant,
+    accuracy_of,
+    aggregate,
+    federation_dataset,
+    federation_inputs,
+    fuse_on_device_or_cpu,
+    train_clients,
+)
 from simulations.oneshot_grid import run_federation
 from strategies.otfusion import DistillSettings, FusionSettings, OTFusion, fuse_models
 from strategies.server_app import build_strategy, fusion_settings
@@ -105,3 +113,16 @@ def test_the_grid_replays_a_federation_and_caches_its_clients(tmp_path: Path) ->
     clients = train_clients(config, dataset, cache=tmp_path)
     model, info = aggregate(variants[1], config, dataset, clients, federation_inputs(config, dataset))
     assert accuracy_of(model, dataset, clients) == rows[1]["accuracy"] and info == {}
+
+
+def test_a_fusion_failure_on_the_cpu_is_raised_not_retried() -> None:
+    """The CPU retry exists for device bugs on a GPU; on the CPU a failing variant must fail loudly."""
+    models = [torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)]
+
+    def failing(models: list, inputs: object) -> torch.nn.Module:
+        raise RuntimeError("widths differ")
+
+    with pytest.raises(RuntimeError, match="widths differ"):
+        fuse_on_device_or_cpu(failing, models, None)
+    fused, info = fuse_on_device_or_cpu(lambda models, inputs: models[0], models, [torch.zeros(1, 3)])
+    assert fused is models[0] and info == {}
