@@ -147,14 +147,7 @@ def _group_rows(
     for other in structure.axes_of(axis.tensor):
         if other.axis != axis.axis:
             tensor = transport_axis(tensor, other, plans, sizes)
-    offset = 0
-    for segment in axis.segments:
-        length = sizes[segment.group] * segment.block
-        if segment.group == group.index:
-            piece = tensor.narrow(axis.axis, offset, length).movedim(axis.axis, 0)
-            return piece.reshape(sizes[group.index], -1).to(torch.float64)
-        offset += length
-    raise AssertionError(f"group {group.index} is not on {axis.tensor} axis {axis.axis}")
+    return _segment_rows(tensor, axis, group.index, sizes).to(torch.float64)
 
 
 def _same_plan(plan: TransportPlan, previous: TransportPlan | None) -> bool:
@@ -207,11 +200,16 @@ def _neuron_rows(
             if not free <= plans.keys():
                 return None
             tensor = transport_axis(tensor, other, plans, sizes)
+    return _segment_rows(tensor, axis, group.index, sizes).to(torch.float32)
+
+
+def _segment_rows(tensor: Tensor, axis: AlignedAxis, group: int, sizes: Mapping[int, int]) -> Tensor:
+    """The slice of ``tensor`` along ``axis`` that belongs to ``group``, one row per neuron."""
     offset = 0
     for segment in axis.segments:
         length = sizes[segment.group] * segment.block
-        if segment.group == group.index:
+        if segment.group == group:
             piece = tensor.narrow(axis.axis, offset, length).movedim(axis.axis, 0)
-            return piece.reshape(sizes[group.index], -1).to(torch.float32)
+            return piece.reshape(sizes[group], -1)
         offset += length
-    raise AssertionError(f"group {group.index} is not on {axis.tensor} axis {axis.axis}")
+    raise AssertionError(f"group {group} is not on {axis.tensor} axis {axis.axis}")
