@@ -235,3 +235,11 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(tensor.mean()), float(tensor.std(correction=1)) if len(values) > 1 else 0.0
 
 
+def mean_std_text(values: Sequence[float]) -> str:
+    """``mean ± std`` for a table cell; one value is marked as a single seed, none as a dash."""
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:.1f} (1 seed)"
+    mean, std = mean_std(values)
+    return f"{mean:.1f} ± {std:.1f}"

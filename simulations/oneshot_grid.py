@@ -36,6 +36,7 @@ from simulations.common import (
     federation_inputs,
     load_toml,
     mean_std,
+    mean_std_text,
     accuracy_of,
     train_clients,
     variants_of,
@@ -158,13 +159,13 @@ def write_report(document: dict[str, Any], output: Path) -> None:
         lines += [f"**{split}** ({_split_text(document['splits'][split])})", ""]
         lines.append("| variant | " + " | ".join(f"{init}, {n} clients" for init, n in columns) + " |")
         lines.append("| --- |" + " ---: |" * len(columns))
-        clients_row = [_mean_std_text([100 * sum(r["client_accuracies"]) / len(r["client_accuracies"])
+        clients_row = [mean_std_text([100 * sum(r["client_accuracies"]) / len(r["client_accuracies"])
                                        for r in rows if (r["split"], r["init"], r["clients"]) == (split, *c)
                                        and r["variant"] == variants[0]]) for c in columns]  # fmt: skip
         lines.append("| clients (mean of their own models) | " + " | ".join(clients_row) + " |")
         for variant in variants:
             cells = [table.get((split, *column, variant)) for column in columns]
-            lines.append(f"| {variant} | " + " | ".join(_mean_std_text(v) if v else "—" for v in cells) + " |")
+            lines.append(f"| {variant} | " + " | ".join(mean_std_text(v) if v else "—" for v in cells) + " |")
         lines.append("")
     lines += _fedavg_check(table, variants, splits, columns)
     lines += _choices(rows)
@@ -187,15 +188,6 @@ def _aggregate(rows: list[dict[str, Any]]) -> dict[tuple, list[float]]:
     for r in rows:
         table[(r["split"], r["init"], r["clients"], r["variant"])].append(100 * r["accuracy"])
     return table
-
-
-def _mean_std_text(values: list[float]) -> str:
-    if not values:
-        return "—"
-    if len(values) == 1:
-        return f"{values[0]:.1f} (1 seed)"
-    mean, std = mean_std(values)
-    return f"{mean:.1f} ± {std:.1f}"
 
 
 def _fedavg_check(table: dict[tuple, list[float]], variants: list[str], splits: list[str], columns: list) -> list[str]:

@@ -31,7 +31,7 @@ from simulations.common import (
     federation_dataset,
     federation_inputs,
     load_toml,
-    mean_std,
+    mean_std_text,
     accuracy_of,
     train_clients,
     variants_of,
@@ -121,14 +121,13 @@ def write_report(document: dict[str, Any], output: Path) -> None:
     by_variant = {v: [c for c in curves if c["variant"] == v] for v in variants}
     lines = [f"Run: {describe_run_values(document['run'])}. Machine: {document['machine']}. "
              f"Wall time {document['wall_seconds'] / 60:.1f} min. Test accuracy (%) of the global model after each "
-             f"round, mean ± std over {len(by_variant[variants[0]])} seeds.", ""]  # fmt: skip
+             f"round, mean ± std over the seeds {sorted({c['seed'] for c in curves})}.", ""]  # fmt: skip
     lines.append("| variant | " + " | ".join(f"round {r}" for r in marks) + " |")
     lines.append("| --- |" + " ---: |" * len(marks))
     for variant in variants:
         cells = []
         for r in marks:
-            mean, std = mean_std([100 * c["accuracy"][r - 1] for c in by_variant[variant]])
-            cells.append(f"{mean:.1f} ± {std:.1f}")
+            cells.append(mean_std_text([100 * c["accuracy"][r - 1] for c in by_variant[variant]]))
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     if "fedavg" in by_variant:
         lines += ["", f"**Rounds to FedAvg's round-{rounds} accuracy** (per seed: FedAvg's own last-round accuracy)", "",
