@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import multiprocessing
+import textwrap
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -171,7 +172,7 @@ def plot(by_variant: dict[str, list[dict[str, Any]]], path: Path, document: dict
     axes.set_ylim(max(0.0, float(ensemble.min()) - 30), 100)
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small")
-    axes.set_title(describe_run_values(document["run"]), fontsize="small")
+    axes.set_title(textwrap.fill(describe_run_values(document["run"]), 110), fontsize="small")
     figure.savefig(path, dpi=90)
 
 
