@@ -11,7 +11,9 @@
 #    - the one-shot grids, 5 clients Dir(0.5), same/different init, seed 0: VGG11 and ResNet18 (issue 6).
 # Every job writes as it goes and is stopped at the deadline, so what finished comes back. Results go to
 # $OUT/gpu-suite.tar.gz (logs, JSON, tables, plots) and the VGG11 parents as fp16 shards (≤ 16 MiB each),
-# so their fusion can be studied further on a CPU.
+# so their fusion can be studied further on a CPU. Needs fedot's dependencies importable (torch, POT, flwr,
+# flwr-datasets); an offline GPU machine can take them as wheels (pip download --python-version ...,
+# then pip install --no-index --no-deps --target DIR and PYTHONPATH=DIR), as BENCHMARKS.md's run did.
 set -u
 budget=${1:-520}
 out=${OUT:?set OUT to the folder for the results}
