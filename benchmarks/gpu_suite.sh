@@ -8,7 +8,8 @@
 # 2. In parallel (small CIFAR models leave most of an H100 idle, so jobs share it):
 #    - two VGG11 (no bias) parents, 60 epochs each: the recipe check (issue 3), then their fusion (issue 2);
 #    - two ResNet18 (BN) parents, 10 epochs each, then their fusion (issue 2);
-#    - the one-shot grids, 5 clients Dir(0.5), same/different init, seed 0: VGG11 and ResNet18 (issue 6).
+#    - the one-shot grids, 5 clients Dir(0.5), same/different init, seed 0: VGG11 and ResNet18 (issue 6);
+#      they need more than one 10-minute call (on an H200 one of their four federations finished).
 # Every job writes as it goes and is stopped at the deadline, so what finished comes back. Results go to
 # $OUT/gpu-suite.tar.gz (logs, JSON, tables, plots) and the VGG11 parents as fp16 shards (≤ 16 MiB each),
 # so their fusion can be studied further on a CPU. Needs fedot's dependencies importable (torch, POT, flwr,
