@@ -133,13 +133,13 @@ def fuse(
     for by in ("weights", "activations", "none") if settings.by == "select" else (settings.by,):
         mode = dataclasses.replace(settings, by=by)
         for anchor_index in anchors[:1] if by == "none" else anchors:
-            for head in heads:
+            fusions = _fuse_into(
+                models, states, shares, anchor_index, mode, iterations, repair_batches,
+                [per_class if head == "predicted" else None for head in heads], input_shape,
+            )  # fmt: skip
+            for head, fused in zip(heads, fusions):
                 name = "no alignment" if by == "none" else f"{by}, anchor {anchor_index}"
-                name += ", predicted output weights" if head == "predicted" else ""
-                candidates[name] = _fuse_into(
-                    models, states, shares, anchor_index, mode, iterations, repair_batches,
-                    per_class if head == "predicted" else None, input_shape,
-                )  # fmt: skip
+                candidates[name + (", predicted output weights" if head == "predicted" else "")] = fused
     if guard:
         candidates["plain average"] = average(models, shares)
     if len(candidates) == 1:
@@ -160,32 +160,47 @@ def _fuse_into(
     settings: _Settings,
     iterations: int,
     repair_batches: list[Tensor] | None,
-    per_class: Tensor | None,
+    heads: Sequence[Tensor | None],
     input_shape: Sequence[int] | None,
-) -> nn.Module:
-    """One fusion: align to ``models[anchor_index]``, iterate, average, repair."""
-    fused = copy.deepcopy(models[anchor_index])
-    structure = neuron_groups(fused, _input_shape(input_shape, settings.batches or repair_batches))
+) -> list[nn.Module]:
+    """Fusions into ``models[anchor_index]`` (align, iterate, average, repair), one per entry of
+    ``heads``: per-class output weights, or None for ``shares``.
+
+    In a single round the heads share the alignment, by far the costliest step; barycenter
+    rounds re-align to a fused model that depends on the head, so then each head runs alone.
+    """
+    rounds = 0 if settings.by == "none" else iterations  # without alignment every round is the same average
+    if rounds and len(heads) > 1:
+        return [
+            fused
+            for head in heads
+            for fused in _fuse_into(
+                models, states, shares, anchor_index, settings, iterations, repair_batches, [head], input_shape
+            )
+        ]
+    outputs = [copy.deepcopy(models[anchor_index]) for _ in heads]
+    template = outputs[0]
+    structure = neuron_groups(template, _input_shape(input_shape, settings.batches or repair_batches))
     anchor_state = states[anchor_index]
     sizes = [group_sizes(structure, state, anchor_state, index) for index, state in enumerate(states)]
-    row_shares = _output_row_shares(structure, fused, per_class)
-    modes = _training_modes(fused)
+    row_shares = [_output_row_shares(structure, template, head) for head in heads]
+    modes = _training_modes(template)
     needs_probe = settings.by == "activations" or repair_batches is not None
-    probe = ProducerProbe(fused, structure) if needs_probe else None
+    probe = ProducerProbe(template, structure) if needs_probe else None
 
     reference, reference_index = anchor_state, anchor_index
-    rounds = 0 if settings.by == "none" else iterations  # without alignment every round is the same average
     for round_index in range(rounds + 1):
         measure = repair_batches if round_index == rounds else None
-        fused_state, targets = _fuse_round(
+        fused_states, targets = _fuse_round(
             structure, states, shares, sizes, reference, reference_index, settings, probe, measure, row_shares
         )
-        reference, reference_index = fused_state, None
-    fused.load_state_dict(fused_state)
-    if repair_batches is not None:
-        _repair(fused, structure, targets, repair_batches, settings.repair_method)
+        reference, reference_index = fused_states[0], None
+    for fused, fused_state in zip(outputs, fused_states):
+        fused.load_state_dict(fused_state)
+        if repair_batches is not None:
+            _repair(fused, structure, targets, repair_batches, settings.repair_method)
     _restore_training_modes(modes)
-    return fused
+    return outputs
 
 
 def align(
@@ -282,14 +297,16 @@ def _fuse_round(
     settings: _Settings,
     probe: ProducerProbe | None,
     repair_batches: list[Tensor] | None,
-    row_shares: Mapping[str, Tensor] | None = None,
-) -> tuple[State, dict[str, tuple[Tensor, Tensor]]]:
-    """Align every weighted model to ``reference`` and average; also the REPAIR targets.
+    row_shares: Sequence[Mapping[str, Tensor] | None],
+) -> tuple[list[State], dict[str, tuple[Tensor, Tensor]]]:
+    """Align every weighted model to ``reference`` once and average it once per entry of
+    ``row_shares``; also the REPAIR targets (the same for every average).
 
-    ``row_shares`` maps a tensor name to a (models × rows) matrix of per-row weights along its
-    axis 0 that replace the scalar shares for that tensor (the output layer's per-class weights).
+    An entry of ``row_shares`` maps a tensor name to a (models × rows) matrix of per-row weights
+    along its axis 0 that replace the scalar shares for that tensor (the output layer's
+    per-class weights); None averages every tensor with ``shares``.
     """
-    total: State | None = None
+    totals: list[State | None] = [None] * len(row_shares)
     targets: dict[str, tuple[Tensor, Tensor]] = {}
     for index, (state, share) in enumerate(zip(states, shares)):
         if share == 0:
@@ -298,13 +315,14 @@ def _fuse_round(
             aligned = state
         else:
             aligned = _aligned_state(structure, state, sizes[index], reference, settings, probe)
-        rows = {name: matrix[index] for name, matrix in row_shares.items()} if row_shares else None
-        total = _weighted_sum([aligned], [share], base=reference, total=total, row_shares=rows)
+        for head, by_tensor in enumerate(row_shares):
+            rows = {name: matrix[index] for name, matrix in by_tensor.items()} if by_tensor else None
+            totals[head] = _weighted_sum([aligned], [share], base=reference, total=totals[head], row_shares=rows)
         if repair_batches is not None:
             for node, (mean, std) in producer_moments(probe, structure, aligned, repair_batches).items():
                 previous = targets.get(node, (0.0, 0.0))
                 targets[node] = (previous[0] + share * mean, previous[1] + share * std)
-    return total, targets
+    return totals, targets
 
 
 def _aligned_state(
