@@ -187,7 +187,10 @@ class RunConfig:
 
     @property
     def needs_server_samples(self) -> bool:
-        """Whether OT fusion as configured reads the server-held images."""
+        """Whether OT fusion as configured reads the server-held images.
+
+        The ``ot-*`` form of ``fedot.fusion.api.options_reading_inputs``, written out here so that
+        ClientApps, which validate a RunConfig too, start without importing the fusion engine."""
         return (
             self.ot_align in ("activations", "select") or self.ot_repair or self.ot_output_weights != "examples"
             or self.ot_anchor == "select" or self.ot_guard

@@ -17,6 +17,7 @@ from pathlib import Path
 from torch import nn
 
 from fedot.fusion import fuse
+from fedot.fusion.api import options_reading_inputs
 from fedot.fusion.checkpoint import load_state_dict, load_tensor, save_state_dict
 from fedot.models import MODELS, build_model
 
@@ -27,9 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if len(args.checkpoints) < 2:
         parser.error("give at least two checkpoints to fuse")
-    reads_inputs = (
-        args.align in ("activations", "select") or args.repair != "none" or args.anchor == "select"
-        or args.output_weights != "examples" or args.guard
+    reads_inputs = options_reading_inputs(
+        align=args.align, anchor=args.anchor, output_weights=args.output_weights, guard=args.guard,
+        repair=args.repair != "none",
     )  # fmt: skip
     if reads_inputs and args.inputs is None:
         parser.error("--align activations/select, --repair, --anchor select, --output-weights and --guard need --inputs")

@@ -21,6 +21,7 @@ from flwr.serverapp.strategy import FedAvg
 from torch import nn
 
 from fedot.fusion import fuse
+from fedot.fusion.api import options_reading_inputs
 from fedot.fusion.distill import distill
 
 
@@ -55,10 +56,9 @@ class FusionSettings:
 
     @property
     def needs_inputs(self) -> bool:
-        return (
-            self.align in ("activations", "select") or self.repair or self.output_weights != "examples"
-            or self.anchor == "select" or self.guard
-        )  # fmt: skip
+        return bool(options_reading_inputs(
+            align=self.align, anchor=self.anchor, output_weights=self.output_weights, guard=self.guard, repair=self.repair,
+        ))  # fmt: skip
 
     def options(self) -> dict[str, object]:
         """The settings as printable plain values (``inputs`` summarised)."""

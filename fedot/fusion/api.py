@@ -412,22 +412,27 @@ def _anchor_indices(anchor: Anchor, shares: Sequence[float]) -> list[int]:
     return [anchor % len(shares)]
 
 
-def _require_inputs(batches: list[Tensor] | None, **options: object) -> None:
-    """Raise naming the first option that reads server-held inputs when there are none."""
-    if batches is not None:
-        return
-    needs = {
-        "align": options["align"] == "select",
-        "anchor": options["anchor"] == "select",
-        "output_weights": options["output_weights"] in ("predicted", "select"),
-        "guard": options["guard"] is True,
-        "repair": options["repair"] is True,
+def options_reading_inputs(
+    *, align: str, anchor: object, output_weights: str, guard: bool, repair: object
+) -> list[str]:
+    """The names of the :func:`fuse` options, as set, that read ``inputs`` (``repair=True``
+    reads them; inputs of its own do not). The one rule the strategy and the CLI check too."""
+    reads = {
+        "align": align in ("activations", "select"),
+        "anchor": anchor == "select",
+        "output_weights": output_weights in ("predicted", "select"),
+        "guard": guard is True,
+        "repair": repair is True,
     }
-    for name, needed in needs.items():
-        if needed:
-            raise ValueError(
-                f"{name}={options[name]!r} reads server-held examples: pass inputs= (a tensor or batches)"
-            )
+    return [name for name, needed in reads.items() if needed]
+
+
+def _require_inputs(batches: list[Tensor] | None, **options: Any) -> None:
+    """Raise naming the first option that reads server-held inputs when there are none."""
+    if batches is None and (names := options_reading_inputs(**options)):
+        raise ValueError(
+            f"{names[0]}={options[names[0]]!r} reads server-held examples: pass inputs= (a tensor or batches)"
+        )
 
 
 def _check_equal_widths(states: Sequence[State], option: str) -> None:
