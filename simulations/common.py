@@ -15,6 +15,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import logging
 import time
 import tomllib
 import traceback
@@ -243,3 +244,10 @@ def mean_std_text(values: Sequence[float]) -> str:
         return f"{values[0]:.1f} (1 seed)"
     mean, std = mean_std(values)
     return f"{mean:.1f} ± {std:.1f}"
+
+
+def single_threaded_worker() -> None:
+    """Set-up of a worker process: one thread (federations run side by side on a shared machine),
+    Flower's strategy warnings off."""
+    torch.set_num_threads(1)
+    logging.getLogger("flwr").setLevel(logging.ERROR)

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import multiprocessing
 import math
-import os
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -26,6 +24,7 @@ from typing import Any
 
 import torch
 
+from benchmarks._common import machine
 from simulations.common import (
     CACHE,
     REPO,
@@ -37,6 +36,7 @@ from simulations.common import (
     load_toml,
     mean_std,
     mean_std_text,
+    single_threaded_worker,
     accuracy_of,
     train_clients,
     variants_of,
@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     # spawn, not fork: a forked worker cannot use CUDA once the parent has touched it
-    with ProcessPoolExecutor(args.workers, multiprocessing.get_context("spawn"), _single_thread) as pool:
+    with ProcessPoolExecutor(args.workers, multiprocessing.get_context("spawn"), single_threaded_worker) as pool:
         for done, result in enumerate(pool.map(run_federation, jobs), start=1):
             document["rows"].extend(result)
             document["wall_seconds"] = time.perf_counter() - started
@@ -106,18 +106,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             # Written after every federation, so an interrupted run keeps what it finished.
             output.with_suffix(".json").write_text(json.dumps(document, indent=1))
     write_report(document, output)
-
-
-def _single_thread() -> None:
-    """Worker setup: one thread (the machine is shared), Flower's strategy warnings off."""
-    torch.set_num_threads(1)
-    logging.getLogger("flwr").setLevel(logging.ERROR)
-
-
-def machine() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name()
-    return f"CPU, {os.cpu_count()} cores, torch {torch.__version__}"
 
 
 def run_federation(job: tuple) -> list[dict[str, Any]]:

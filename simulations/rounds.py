@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import multiprocessing
 import textwrap
 import time
@@ -24,6 +23,7 @@ from typing import Any
 
 import torch
 
+from benchmarks._common import machine
 from simulations.common import (
     REPO,
     aggregate,
@@ -33,11 +33,11 @@ from simulations.common import (
     federation_inputs,
     load_toml,
     mean_std_text,
+    single_threaded_worker,
     accuracy_of,
     train_clients,
     variants_of,
 )
-from simulations.oneshot_grid import machine
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.perf_counter()
     curves = []
     # spawn, not fork: a forked worker cannot use CUDA once the parent has touched it
-    with ProcessPoolExecutor(args.workers, multiprocessing.get_context("spawn"), _single_thread) as pool:
+    with ProcessPoolExecutor(args.workers, multiprocessing.get_context("spawn"), single_threaded_worker) as pool:
         for curve in pool.map(run_rounds, jobs):
             curves.append(curve)
             print(f"seed {curve['seed']} {curve['variant']}: " + " ".join(f"{100 * a:.1f}" for a in curve["accuracy"])
@@ -78,11 +78,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.with_suffix(".json").write_text(json.dumps(document, indent=1))
     write_report(document, output)
-
-
-def _single_thread() -> None:
-    torch.set_num_threads(1)
-    logging.getLogger("flwr").setLevel(logging.ERROR)
 
 
 def run_rounds(job: tuple) -> dict[str, Any]:
