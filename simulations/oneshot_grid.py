@@ -42,8 +42,6 @@ from simulations.common import (
     variants_of,
 )
 
-Cell = tuple[str, str, int]  # split, init, clients
-
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
