@@ -42,9 +42,13 @@ def train_model(msg: Message, context: Context) -> Message:
     global_state = msg.content[ARRAYS].to_torch_state_dict()
     model = client_start_model(config, dataset, client, round_number, global_state)
     seed = client_train_seed(config, round_number, client)
+    if dataset.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dataset.device)
     result = train(model, dataset, config.train_config(seed=seed), indices=share.train)
-    metrics = TrainMetrics(result.num_examples, client, result.loss, result.accuracy, result.seconds)
-    return train_reply(msg, model.cpu().state_dict(), metrics)
+    state = model.cpu().state_dict()
+    peak, held = release_gpu_memory(dataset.device)
+    metrics = TrainMetrics(result.num_examples, client, result.loss, result.accuracy, result.seconds, peak, held)
+    return train_reply(msg, state, metrics)
 
 
 @app.evaluate()
@@ -85,6 +89,18 @@ def device_dataset(config: RunConfig) -> ImageDataset:
     if config.gpus_per_client > 0 and torch.cuda.is_available():
         return _on_cuda(dataset)
     return dataset
+
+
+def release_gpu_memory(device: torch.device) -> tuple[int, int]:
+    """Return what this round's training cached on ``device`` to the GPU, so clients sharing it (and
+    the next round) get the room; ``(peak bytes allocated, bytes still reserved)``, zeros on a CPU.
+
+    What stays reserved is this worker's copy of the data set, kept on purpose across rounds."""
+    if device.type != "cuda":
+        return 0, 0
+    peak = torch.cuda.max_memory_allocated(device)
+    torch.cuda.empty_cache()
+    return peak, torch.cuda.memory_reserved(device)
 
 
 _cuda_copies: dict[int, ImageDataset] = {}

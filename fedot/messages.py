@@ -53,6 +53,10 @@ class TrainMetrics(_Record):
     train_loss: float
     train_accuracy: float
     train_seconds: float
+    gpu_peak_bytes: int = 0
+    """Peak GPU memory the client's training allocated (0 on a CPU)."""
+    gpu_held_bytes: int = 0
+    """GPU memory the client's process still reserves after the round (its cached data set); 0 on a CPU."""
 
 
 @dataclass(frozen=True)

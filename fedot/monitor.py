@@ -50,6 +50,7 @@ class MonitoredGrid(Grid):
     """A Grid that delegates to ``grid`` and watches every ``send_and_receive``.
 
     ``last_train_replies`` holds the usable training replies of the latest round
+    (``last_train_wall_seconds``: how long its training phase took, wall clock)
     (the server evaluates the clients' models from them). A training round with
     fewer than ``min_replies`` usable replies raises ``FederationError``.
     """
@@ -73,6 +74,7 @@ class MonitoredGrid(Grid):
         self.node_timeout = node_timeout
         self.poll_interval = poll_interval
         self.last_train_replies: list[Message] = []
+        self.last_train_wall_seconds = 0.0
         self.failures: list[dict[str, Any]] = []
 
     # Delegation: everything but send_and_receive is the wrapped grid's.
@@ -129,7 +131,8 @@ class MonitoredGrid(Grid):
         pushed = set(self._grid.push_messages(sent))  # the grid sets each message's id in place
         pending = {m.metadata.message_id: m for m in sent if m.metadata.message_id in pushed}
         self.events.emit("round", strategy=self.label, phase=kind, round=server_round, clients=len(sent))
-        deadline = None if timeout is None else time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
         replies: list[Message] = []
         while pending and (deadline is None or time.monotonic() < deadline):
             arrived = list(self._grid.pull_messages(list(pending)))
@@ -149,6 +152,7 @@ class MonitoredGrid(Grid):
         for message in pending.values():
             self._fail(server_round, kind, message.metadata.dst_node_id, f"no reply within {timeout:.0f} s")
         if kind == MessageType.TRAIN:
+            self.last_train_wall_seconds = time.monotonic() - started
             self._keep_train_replies(server_round, replies, len(sent))
         return replies
 

@@ -39,6 +39,8 @@ class ClientReport:
     loss: float
     train_loss: float
     train_seconds: float
+    gpu_peak_bytes: int = 0
+    gpu_held_bytes: int = 0
 
 
 @dataclass
@@ -53,6 +55,9 @@ class RoundReport:
     clients: list[ClientReport] = field(default_factory=list)
     aggregation_seconds: float = 0.0
     client_train_seconds: float = 0.0
+    """The clients' training seconds, summed (their pure compute)."""
+    train_wall_seconds: float = 0.0
+    """Wall time from sending the round's training instructions to the last reply (clients train side by side)."""
 
 
 @dataclass

@@ -21,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from fedot.config import RunConfig
 from fedot.data import DatasetUnavailableError
 from fedot.data.partition_report import format_label_histogram, label_histogram
@@ -71,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     output.mkdir(parents=True, exist_ok=True)
     print(f"fedot: {describe(config)}\nresults → {output}", flush=True)
     try:
+        check_gpus(config)
         show_partitions(config)
     except DatasetUnavailableError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -99,15 +102,29 @@ def show_partitions(config: RunConfig) -> None:
 def run_federation(config: RunConfig, output: Path, app_dir: Path = APP_DIR) -> RunStatus:
     """Run the Flower App in ``app_dir`` (fedot's own) on a private simulation SuperLink; return its final status."""
     output.mkdir(parents=True, exist_ok=True)
-    federation = {
+    with LocalSuperLink(simulation=True, ray_address=config.ray_address or None) as superlink:
+        return run_and_wait(
+            superlink, config, app_dir=app_dir, log_path=output / "flower.log",
+            progress_events=output / "events.jsonl", federation_config=federation_config(config),
+        )
+
+
+def federation_config(config: RunConfig) -> dict[str, int | float]:
+    """Flower's simulation settings for the run: one virtual SuperNode per client, and the Ray
+    resources each ClientApp gets (``gpus-per-client`` 0.25: four clients share a GPU)."""
+    return {
         "num-supernodes": config.clients,
         "client-resources-num-cpus": config.cpus_per_client,
         "client-resources-num-gpus": config.gpus_per_client,
     }
-    with LocalSuperLink(simulation=True, ray_address=config.ray_address or None) as superlink:
-        return run_and_wait(
-            superlink, config, app_dir=app_dir, log_path=output / "flower.log",
-            progress_events=output / "events.jsonl", federation_config=federation,
+
+
+def check_gpus(config: RunConfig) -> None:
+    """Refuse ``gpus-per-client`` > 0 on a machine without a CUDA GPU (Ray would never place a client)."""
+    if config.gpus_per_client > 0 and not config.ray_address and not torch.cuda.is_available():
+        raise ValueError(
+            f"gpus-per-client={config.gpus_per_client} but this machine has no CUDA GPU that torch can use, so "
+            "Ray could never start a client: set --gpus-per-client 0, or --ray-address of a cluster with GPUs"
         )
 
 

@@ -156,6 +156,7 @@ class RoundEvaluator:
         if server_round > 0:
             replies = self.grid.last_train_replies
             round_report.client_train_seconds = sum(TrainMetrics.of(r.content).train_seconds for r in replies)
+            round_report.train_wall_seconds = self.grid.last_train_wall_seconds
             if self.config.evaluate_clients and replies:
                 self._evaluate_clients(round_report, replies)
         self.report.rounds.append(round_report)
@@ -179,6 +180,8 @@ class RoundEvaluator:
                     loss=own.loss,
                     train_loss=metrics.train_loss,
                     train_seconds=metrics.train_seconds,
+                    gpu_peak_bytes=metrics.gpu_peak_bytes,
+                    gpu_held_bytes=metrics.gpu_held_bytes,
                 )
             )
         round_report.clients.sort(key=lambda client: client.partition)
