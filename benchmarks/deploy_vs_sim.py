@@ -65,7 +65,7 @@ def run_deployment(config: RunConfig, output: Path) -> dict[str, float]:
     with LocalDeployment(config.clients, tls=True) as deployment:
         deployment.wait_for_nodes(120)
         submitted = time.perf_counter()
-        status = run_and_wait(deployment.superlink, config, log_path=output / "flower.log", timeout=600)
+        status = run_and_wait(deployment.superlink.connection, config, log_path=output / "flower.log", timeout=600)
         run = time.perf_counter() - submitted
     if not status.succeeded:
         raise RuntimeError(f"deployment run ended as {status}")

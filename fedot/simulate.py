@@ -27,7 +27,8 @@ from fedot.data import DatasetUnavailableError
 from fedot.data.partition_report import format_label_histogram, label_histogram
 from fedot.federation import client_partitions, run_dataset
 from fedot.runs import APP_DIR, report_results, run_and_wait
-from fedot.superlink import LocalSuperLink, RunStatus
+from fedot.flower.connection import RunStatus
+from fedot.flower.superlink import LocalSuperLink
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,7 +121,7 @@ def run_federation(config: RunConfig, output: Path, app_dir: Path = APP_DIR) -> 
     }
     with LocalSuperLink(simulation=True, ray_address=config.ray_address or None) as superlink:
         return run_and_wait(
-            superlink, config, app_dir=app_dir, log_path=output / "flower.log",
+            superlink.connection, config, app_dir=app_dir, log_path=output / "flower.log",
             progress_events=output / "events.jsonl", federation_config=federation,
         )
 

@@ -26,7 +26,7 @@ from flwr.superlink.cli.flower_superlink import _parse_args_run_superlink
 from flwr.supernode.cli.flower_supernode import _parse_args_run_supernode
 
 from fedot.deploy.cli import build_parser
-from fedot.superlink import supernode_command
+from fedot.flower.supernode import supernode_command
 from tests.support.flower_apps import ROOT
 
 BASE = ROOT / "docker-compose.yml"

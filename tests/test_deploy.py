@@ -22,7 +22,8 @@ from fedot.config import RunConfig
 from fedot.deploy import LocalDeployment, make_certificates, replica_number_of, resolve_partition
 from fedot.deploy.cli import build_parser, main
 from fedot.runs import run_and_wait
-from fedot.superlink import RemoteSuperLink, free_port, sweep_processes
+from fedot.flower.connection import Connection
+from fedot.flower.processes import free_port, sweep_processes
 from tests.support.flower_apps import ROOT, app_with_client
 from tests.support.processes import leftover_processes
 
@@ -103,10 +104,10 @@ def test_make_certs_writes_one_folder_per_audience(tmp_path: Path) -> None:
 
 def test_connecting_to_no_superlink_names_the_address(tmp_path: Path) -> None:
     address = f"127.0.0.1:{free_port()}"
-    link = RemoteSuperLink(address, home=tmp_path / "home", start_timeout=1.0)
+    link = Connection(address, home=tmp_path / "home")
     with pytest.raises(ConnectionError, match=f"no SuperLink answers at {address}"):
-        link.start()
-    link.stop()
+        link.open(timeout=1.0)
+    link.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,13 +188,10 @@ def test_tls_deployment_survives_a_killed_supernode_and_bad_replies(tmp_path: Pa
                 killed.append(time.monotonic())
 
         # Submitted as `python -m fedot.deploy run` does: a CLI connection of its own that trusts the CA.
-        client = RemoteSuperLink(deployment.address, root_certificates=deployment.tls_files.ca,
-                                 home=tmp_path / "cli").start()
-        try:
+        with Connection(deployment.address, root_certificates=deployment.tls_files.ca,
+                        home=tmp_path / "cli") as client:
             status = run_and_wait(client, config, app_dir=app, log_path=output / "flower.log",
                                   timeout=240, while_running=kill_when_training_starts)
-        finally:
-            client.stop()
     assert leftover_processes(home, wait=10) == [] and leftover_processes(tmp_path / "cli") == []
     assert killed, "partition 3 never started training"
     assert status.succeeded, status

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from fedot.deploy.containers import INSECURE_WARNING, register_keys, run_node, run_serverapp_executor
 from fedot.deploy.local import LocalDeployment
-from fedot.superlink import CONNECTION, RemoteSuperLink
+from fedot.flower.connection import CONNECTION, Connection
 
 if TYPE_CHECKING:
     from fedot.config import RunConfig
@@ -38,7 +38,7 @@ def run_local(args: argparse.Namespace, config: RunConfig) -> int:
         output.mkdir(parents=True, exist_ok=True)
         print(f"fedot: {describe(config)}\nresults → {output}", flush=True)
         show_partitions(config)
-        status = run_and_wait(deployment.superlink, config, log_path=output / "flower.log", timeout=args.timeout,
+        status = run_and_wait(deployment.superlink.connection, config, log_path=output / "flower.log", timeout=args.timeout,
                               progress_events=output / "events.jsonl")
     return report_results(status, output, time.perf_counter() - started)
 
@@ -67,9 +67,9 @@ def run_remote(args: argparse.Namespace, config: RunConfig) -> int:
 
     if args.insecure:
         print(INSECURE_WARNING, file=sys.stderr, flush=True)
-    link = RemoteSuperLink(args.superlink, root_certificates=args.root_certificates)
+    link = Connection(args.superlink, root_certificates=args.root_certificates)
     try:
-        link.start()
+        link.open()
         where = config.output_dir or "~/fedot-runs/run-<id> (in the compose setup: ./runs on the SuperLink host)"
         print(f"fedot: submitting to {args.superlink}; results → {where} on the ServerApp's machine", flush=True)
         status = run_and_wait(link, config, log_path=link.home / "flower.log", timeout=args.timeout, echo=True)
@@ -77,8 +77,8 @@ def run_remote(args: argparse.Namespace, config: RunConfig) -> int:
         print(f"fedot: error: {error}", file=sys.stderr)
         return 1
     finally:
-        link.stop()
-    print(f"\nfedot: run {status.run_id} ended as {status.status} {status.details}".rstrip(), flush=True)
+        link.close()
+    print(f"\nfedot: run {status.run_id} ended as {status}", flush=True)
     return 0 if status.succeeded else 1
 
 

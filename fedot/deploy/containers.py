@@ -15,7 +15,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from fedot.superlink import QUIET_ENV, RemoteSuperLink, supernode_command
+from fedot.flower.connection import Connection
+from fedot.flower.supernode import supernode_command
+from fedot.flower.tools import QUIET_ENV
 
 INSECURE_WARNING = (
     "WARNING: --insecure: traffic between SuperNodes, the SuperLink and the flwr CLI is "
@@ -147,14 +149,14 @@ def run_serverapp_executor(args: argparse.Namespace) -> int:
 
 def register_keys(args: argparse.Namespace) -> int:
     """Register SuperNode public keys with a SuperLink; print ``key → node id``."""
-    link = RemoteSuperLink(args.superlink, root_certificates=args.root_certificates)
+    link = Connection(args.superlink, root_certificates=args.root_certificates)
     try:
-        link.start()
+        link.open()
         for key in args.keys:
             print(f"{key} → node id {link.register_supernode(key)}")
     except (ConnectionError, RuntimeError, ValueError) as error:
         print(f"fedot: error: {error}", file=sys.stderr)
         return 1
     finally:
-        link.stop()
+        link.close()
     return 0

@@ -9,10 +9,10 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
 
 from fedot.runs import APP_DIR
-from fedot.superlink import LocalSuperLink, LocalSuperNode, TLSFiles
+from fedot.flower.superlink import LocalSuperLink, TLSFiles
+from fedot.flower.supernode import LocalSuperNode
 
 CERT_SCRIPT = APP_DIR / "deploy" / "make-certs.sh"
 """Makes a CA, the SuperLink's certificate and SuperNode keys (openssl, ssh-keygen)."""
@@ -86,7 +86,7 @@ class LocalDeployment:
                 key = None
                 if self.supernode_auth:
                     key = self.home / "certs" / "supernodes" / f"supernode-{partition}"
-                    self.node_ids[partition] = self.superlink.register_supernode(key.with_suffix(".pub"))
+                    self.node_ids[partition] = self.superlink.connection.register_supernode(key.with_suffix(".pub"))
                 node = LocalSuperNode(
                     self.address,
                     {"partition-id": partition, "num-partitions": self.num_supernodes},
@@ -105,14 +105,14 @@ class LocalDeployment:
         """Return once the SuperLink counts every SuperNode online; raise with their logs otherwise."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.superlink.connected_nodes() >= self.num_supernodes:
+            if self.superlink.connection.connected_nodes() >= self.num_supernodes:
                 return
             dead = [n for n in self.supernodes if n.poll() is not None]
             if dead:
                 raise RuntimeError(f"a SuperNode exited (code {dead[0].poll()}):\n{dead[0].log_text()[-2000:]}")
             time.sleep(1.0)  # each check runs the flwr CLI (~1 s of CPU)
         logs = "\n".join(node.log_text()[-800:] for node in self.supernodes)
-        raise TimeoutError(f"only {self.superlink.connected_nodes()} of {self.num_supernodes} SuperNodes "
+        raise TimeoutError(f"only {self.superlink.connection.connected_nodes()} of {self.num_supernodes} SuperNodes "
                            f"connected within {timeout:.0f} s:\n{logs}")
 
     def stop(self) -> list[str]:
@@ -126,10 +126,5 @@ class LocalDeployment:
     def __enter__(self) -> LocalDeployment:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
