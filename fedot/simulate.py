@@ -29,6 +29,7 @@ from fedot.federation import client_partitions, run_dataset
 from fedot.runs import APP_DIR, report_results, run_and_wait
 from fedot.flower.connection import RunStatus
 from fedot.flower.superlink import LocalSuperLink
+from fedot.flower.tools import FlowerNotInstalled
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,7 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ValueError as error:
         parser.error(str(error))
-    status = run_federation(config, output)
+    try:
+        status = run_federation(config, output)
+    except FlowerNotInstalled as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return report_results(status, output, time.perf_counter() - started)
 
 

@@ -30,6 +30,11 @@ from tests.support.processes import leftover_processes
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
 """Subprocesses import fedot from this source tree, as the test process does."""
 
+PATH_WITHOUT_FLOWER = os.pathsep.join(
+    folder for folder in os.environ.get("PATH", "").split(os.pathsep) if not (Path(folder) / "flwr").exists()
+)
+"""``PATH`` with no folder holding Flower's executables: fedot must find them beside ``sys.executable``."""
+
 
 # ---------------------------------------------------------------------------------------------
 # Fast checks
@@ -144,6 +149,7 @@ def test_local_deployment_runs_one_shot_otfusion_on_three_supernodes(
     homes = tmp_path / "homes"
     homes.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(homes))  # the deployment's private FLWR_HOME goes here
+    monkeypatch.setenv("PATH", PATH_WITHOUT_FLOWER)  # as from an IDE or cron, with no venv activated
     output = tmp_path / "out"
     start = time.monotonic()
     code = main(["local", "--insecure", "--clients", "3", "--strategy", "otfusion", "--output-dir", str(output),
@@ -239,8 +245,8 @@ def test_simulate_runs_on_a_running_ray_head(ray_head: tuple[str, Path], tmp_pat
     result = subprocess.run(
         [sys.executable, "-m", "fedot.simulate", "--ray-address", address, "--clients", "3", "--strategy", "otfusion",
          "--local-epochs", "1", "--output-dir", str(output)],
-        env=ENV, capture_output=True, text=True, timeout=240, check=False,
-    )
+        env={**ENV, "PATH": PATH_WITHOUT_FLOWER}, capture_output=True, text=True, timeout=240, check=False,
+    )  # `some-venv/bin/python -m fedot.simulate` with no venv activated
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((output / "results.json").read_text())["strategies"]["otfusion"]
     assert report["error"] is None and len(report["rounds"][-1]["clients"]) == 3

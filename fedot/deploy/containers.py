@@ -17,7 +17,7 @@ from typing import Any
 
 from fedot.flower.connection import Connection
 from fedot.flower.supernode import supernode_command
-from fedot.flower.tools import QUIET_ENV
+from fedot.flower.tools import FlowerNotInstalled, flower_env, flower_tool
 
 INSECURE_WARNING = (
     "WARNING: --insecure: traffic between SuperNodes, the SuperLink and the flwr CLI is "
@@ -90,11 +90,15 @@ def run_node(args: argparse.Namespace) -> int:
         return 2
     if args.insecure:
         print(INSECURE_WARNING, file=sys.stderr, flush=True)
-    command = supernode_command(
-        args.superlink, {"partition-id": partition, "num-partitions": args.num_partitions},
-        port=args.port, root_certificates=args.root_certificates, auth_private_key=key,
-        max_retries=args.max_retries, max_wait_time=args.max_wait_time,
-    )
+    try:
+        command = supernode_command(
+            args.superlink, {"partition-id": partition, "num-partitions": args.num_partitions},
+            port=args.port, root_certificates=args.root_certificates, auth_private_key=key,
+            max_retries=args.max_retries, max_wait_time=args.max_wait_time,
+        )
+    except FlowerNotInstalled as error:
+        print(f"fedot: error: {error}", file=sys.stderr)
+        return 2
     print(f"fedot: SuperNode for partition {partition} of {args.num_partitions} → SuperLink {args.superlink}",
           file=sys.stderr, flush=True)
     code = _run_forwarding_signals(command)
@@ -119,7 +123,7 @@ def run_node(args: argparse.Namespace) -> int:
 
 def _run_forwarding_signals(command: list[str]) -> int:
     """Run ``command``; pass SIGTERM/SIGINT on to it (container stop); return its exit code."""
-    child = subprocess.Popen(command, env={**os.environ, **QUIET_ENV})
+    child = subprocess.Popen(command, env=flower_env())
 
     def forward(signum: int, _frame: Any) -> None:
         if child.poll() is None:
@@ -135,15 +139,18 @@ def _run_forwarding_signals(command: list[str]) -> int:
 
 def run_serverapp_executor(args: argparse.Namespace) -> int:
     """Replace this process with ``flower-superexec`` serving the SuperLink's Runtime API."""
-    command = ["flower-superexec", "--runtime-api-address", args.superlink]
+    try:
+        command = [flower_tool("flower-superexec"), "--runtime-api-address", args.superlink]
+    except FlowerNotInstalled as error:
+        print(f"fedot: error: {error}", file=sys.stderr)
+        return 2
     if args.root_certificates:
         command += ["--root-certificates", str(args.root_certificates)]
     else:
         print(INSECURE_WARNING, file=sys.stderr, flush=True)
         command.append("--insecure")
     print(f"fedot: running ServerApps for the SuperLink at {args.superlink}", file=sys.stderr, flush=True)
-    os.environ.update(QUIET_ENV)
-    os.execvp(command[0], command)
+    os.execve(command[0], command, flower_env())
     return 1  # not reached
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from fedot.flower.processes import sweep_processes
 from fedot.flower.toml import ConfigValue, config_string, write_toml
-from fedot.flower.tools import flower_env
+from fedot.flower.tools import flower_env, flower_tool
 
 CONNECTION = "fedot"
 """Name of the SuperLink connection fedot writes into each private FLWR_HOME."""
@@ -149,7 +149,7 @@ class Connection:
     def flwr(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
         """Run a ``flwr`` CLI command on this connection."""
         return subprocess.run(
-            ["flwr", *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False,
+            [flower_tool("flwr"), *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False,
         )
 
     def submit(
@@ -188,7 +188,7 @@ class Connection:
         """Stream the run's ServerApp log into ``log_path``; the process ends with the run."""
         with log_path.open("wb") as log:
             return subprocess.Popen(
-                ["flwr", "log", str(run_id), CONNECTION, "--stream"],
+                [flower_tool("flwr"), "log", str(run_id), CONNECTION, "--stream"],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )
 

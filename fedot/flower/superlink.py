@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fedot.flower.connection import Connection
 from fedot.flower.processes import free_port, start_logged, stop_process_group, sweep_processes
-from fedot.flower.tools import flower_env
+from fedot.flower.tools import flower_env, flower_tool
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class LocalSuperLink:
     def command(self) -> list[str]:
         """The ``flower-superlink`` command line."""
         command = [
-            "flower-superlink",
+            flower_tool("flower-superlink"),
             "--host", self.host,
             "--port", str(self.port),
             "--disable-runtime-dependency-installation",

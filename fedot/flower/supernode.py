@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fedot.flower.processes import free_port, kill_process_group, start_logged, stop_process_group, sweep_processes
 from fedot.flower.toml import ConfigValue, config_string
-from fedot.flower.tools import flower_env
+from fedot.flower.tools import flower_env, flower_tool
 
 
 class LocalSuperNode:
@@ -90,7 +90,7 @@ def supernode_command(
     ClientApp processes use: give every SuperNode on one host its own.
     """
     command = [
-        "flower-supernode",
+        flower_tool("flower-supernode"),
         "--superlink", superlink,
         "--node-config", config_string(node_config),
         "--isolation", "subprocess",
