@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from fedot.config import RunConfig
-from fedot.progress import ProgressView
-from fedot.results import RESULTS_FILE, StrategyReport, format_table
 from fedot.flower.connection import Connection, RunStatus
 from fedot.flower.toml import ConfigValue
+from fedot.progress import ProgressView
+from fedot.results import RESULTS_FILE, StrategyReport, format_table
 
 APP_DIR = Path(__file__).resolve().parents[1]
 """fedot's Flower App: the source tree whose pyproject.toml declares the ServerApp and ClientApp."""

@@ -26,10 +26,11 @@ from fedot.config import CHOICES, RunConfig, key_of
 from fedot.data import DatasetUnavailableError
 from fedot.data.partition_report import format_label_histogram, label_histogram
 from fedot.federation import client_partitions, run_dataset
-from fedot.runs import APP_DIR, report_results, run_and_wait
 from fedot.flower.connection import RunStatus
+from fedot.flower.lifetime import run_stoppably
 from fedot.flower.superlink import LocalSuperLink
 from fedot.flower.tools import FlowerNotInstalled
+from fedot.runs import APP_DIR, report_results, run_and_wait
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +80,14 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the federation the arguments describe; 0 when every strategy finished its rounds."""
+    """Run the federation the arguments describe; 0 when every strategy finished its rounds.
+
+    SIGTERM and SIGHUP stop it as Ctrl-C does: the run, the SuperLink, Ray and the private FLWR_HOME go.
+    """
+    return run_stoppably(lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     started = time.perf_counter()
     parser = build_parser()
     config = config_from_args(parser, parser.parse_args(argv))

@@ -9,7 +9,8 @@ from fedot.flower.connection import Connection, RunOutcome, RunState, RunStatus
 
 def test_flwr_ls_statuses_parse_into_state_and_outcome() -> None:
     done = RunStatus.parse(7, "finished:completed")
-    assert (done.state, done.outcome, done.finished, done.succeeded) == (RunState.FINISHED, RunOutcome.COMPLETED, True, True)
+    assert (done.state, done.outcome) == (RunState.FINISHED, RunOutcome.COMPLETED)
+    assert done.finished and done.succeeded
     failed = RunStatus.parse(7, "finished:failed", "ServerApp exited with 1")
     assert failed.finished and not failed.succeeded and str(failed) == "finished:failed (ServerApp exited with 1)"
     running = RunStatus.parse(7, "running")

@@ -1,6 +1,7 @@
-"""What a container (or any machine) of a deployment runs: one SuperNode, the ServerApp executor, key registration.
+"""What a container (or any machine) of a deployment runs: one SuperNode, the ServerApp executor, key registration,
+the Fleet proxy.
 
-``docker-compose.yml`` starts these through ``python -m fedot.deploy node|serverapp|register``.
+``docker-compose.yml`` starts these through ``python -m fedot.deploy node|serverapp|register|fleet-proxy``.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fedot.flower.connection import Connection
+from fedot.flower.fleet_proxy import ProxyNotInstalled, nginx_command, write_config
+from fedot.flower.superlink import TLSFiles
 from fedot.flower.supernode import supernode_command
 from fedot.flower.tools import FlowerNotInstalled, flower_env, flower_tool
 
@@ -149,8 +154,28 @@ def run_serverapp_executor(args: argparse.Namespace) -> int:
     else:
         print(INSECURE_WARNING, file=sys.stderr, flush=True)
         command.append("--insecure")
+    if args.superexec_secret is not None:
+        command += ["--superexec-auth-secret-file", str(args.superexec_secret)]
     print(f"fedot: running ServerApps for the SuperLink at {args.superlink}", file=sys.stderr, flush=True)
     os.execve(command[0], command, flower_env())
+    return 1  # not reached
+
+
+def run_fleet_proxy(args: argparse.Namespace) -> int:
+    """Replace this process with nginx forwarding only the Fleet API from ``--listen`` to ``--superlink``."""
+    tls = None
+    if args.certs is not None:
+        tls = TLSFiles(ca=args.certs / "ca.crt", cert=args.certs / "server.pem", key=args.certs / "server.key")
+    else:
+        print(INSECURE_WARNING, file=sys.stderr, flush=True)
+    try:
+        command = nginx_command(write_config(Path(tempfile.mkdtemp(prefix="fedot-proxy-")), args.listen,
+                                             args.superlink, tls))
+    except ProxyNotInstalled as error:
+        print(f"fedot: error: {error}", file=sys.stderr)
+        return 2
+    print(f"fedot: Fleet API only: {args.listen} → SuperLink {args.superlink}", file=sys.stderr, flush=True)
+    os.execv(command[0], command)
     return 1  # not reached
 
 

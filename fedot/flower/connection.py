@@ -9,10 +9,8 @@ here (``fedot.flower.superlink``) or anywhere else (docker, another machine).
 from __future__ import annotations
 
 import json
-import shutil
 import ssl
 import subprocess
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -20,6 +18,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
+from fedot.flower.lifetime import given_or_temporary
 from fedot.flower.processes import sweep_processes
 from fedot.flower.toml import ConfigValue, config_string, write_toml
 from fedot.flower.tools import flower_env, flower_tool
@@ -97,8 +96,7 @@ class Connection:
         self.address = address
         self.port = int(port)
         self.root_certificates = Path(root_certificates).resolve() if root_certificates else None
-        self._owns_home = home is None
-        self.home = Path(home or tempfile.mkdtemp(prefix="fedot-flwr-"))
+        self.home, self._temporary = given_or_temporary(home, "fedot-flwr-")
 
     @property
     def env(self) -> dict[str, str]:
@@ -204,18 +202,19 @@ class Connection:
             raise RuntimeError(f"registering {public_key} failed:\n{result.stdout}{result.stderr}")
         return int(payload["node-id"])
 
-    def connected_nodes(self) -> int:
-        """How many SuperNodes the SuperLink currently counts as online."""
+    def nodes(self) -> dict[int, str]:
+        """Every SuperNode the SuperLink knows: node id → status (``registered``, ``online``, ``offline``, …)."""
         result = self.flwr("supernode", "ls", CONNECTION, "--format", "json")
         nodes = _json_in(result.stdout).get("nodes") or []
-        return sum(1 for node in nodes if str(node.get("status", "")).startswith("online"))
+        return {int(node["node-id"]): str(node.get("status", "")) for node in nodes}
+
+    def connected_nodes(self) -> int:
+        """How many SuperNodes the SuperLink currently counts as online."""
+        return sum(1 for status in self.nodes().values() if status.startswith("online"))
 
     def close(self) -> list[str]:
-        """End the ``flwr`` processes started from this connection's home; name them."""
-        swept = sweep_processes(self.home)
-        if self._owns_home:
-            shutil.rmtree(self.home, ignore_errors=True)
-        return swept
+        """End the ``flwr`` processes started from this connection's home (removing it if it made it); name them."""
+        return self._temporary.remove() if self._temporary else sweep_processes(self.home)
 
     def __enter__(self) -> Connection:
         return self.open()

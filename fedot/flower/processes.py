@@ -2,9 +2,9 @@
 
 Flower's processes start more processes (SuperExecs, ServerApps, ClientApps,
 Ray's workers). Each one fedot starts leads its own process group, and every
-process that belongs to a Flower home — by its ``FLWR_HOME`` or a file it keeps
-open below it — can be found in ``/proc`` and stopped, even once it has been
-re-parented to init.
+process that belongs to a Flower home — by its ``FLWR_HOME`` (or ``RAY_TMPDIR``)
+at or below it, or a file it keeps open below it — can be found in ``/proc``
+and stopped, even once it has been re-parented to init.
 """
 
 from __future__ import annotations
@@ -56,24 +56,32 @@ def kill_process_group(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def sweep_processes(home: Path, grace: float = 3.0) -> list[str]:
-    """Kill every process whose environment names ``FLWR_HOME=home`` or that has files open below it.
+def processes_under(home: Path) -> dict[int, str]:
+    """Live processes of the Flower home ``home``: ``FLWR_HOME`` or ``RAY_TMPDIR`` at or below it, or a file open in it.
 
-    Flower's simulation leaves Ray workers and agents behind when a run or its
-    SuperLink is stopped early; they are re-parented to init, ignore SIGTERM
-    and some rewrite their environment, but they keep their session files
-    (under ``RAY_TMPDIR``, inside ``home``) open. Returns ``"pid command"`` per
-    process found; never touches this process or its ancestors.
+    Returns ``pid → command line``; never this process or its ancestors.
     """
-    marker = f"FLWR_HOME={home}".encode()
     prefix = str(home)
     spared = _ancestors(os.getpid()) | {os.getpid()}
     found: dict[int, str] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in spared or not _alive(int(entry)):
             continue
-        if _carries_marker(entry, marker) or _uses_path(entry, prefix):
+        if _env_under(entry, prefix) or _uses_path(entry, prefix):
             found[int(entry)] = _command_line(entry)
+    return found
+
+
+def sweep_processes(home: Path, grace: float = 3.0) -> list[str]:
+    """Stop every process of the Flower home ``home`` (``processes_under``): SIGTERM, then SIGKILL after ``grace``.
+
+    Flower's simulation leaves Ray workers and agents behind when a run or its
+    SuperLink is stopped early; they are re-parented to init, ignore SIGTERM
+    and some rewrite their environment, but they keep their session files
+    (under ``RAY_TMPDIR``, inside ``home``) open. Returns ``"pid command"`` per
+    process found.
+    """
+    found = processes_under(home)
     for pid in found:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
@@ -85,11 +93,20 @@ def sweep_processes(home: Path, grace: float = 3.0) -> list[str]:
     return [f"{pid} {command}" for pid, command in found.items()]
 
 
-def _carries_marker(pid: str, marker: bytes) -> bool:
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+def _env_under(pid: str, prefix: str) -> bool:
     try:
-        return marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     except OSError:
         return False
+    for item in environ:
+        name, _, value = item.decode(errors="replace").partition("=")
+        if name in ("FLWR_HOME", "RAY_TMPDIR") and _under(value, prefix):
+            return True
+    return False
 
 
 def _uses_path(pid: str, prefix: str) -> bool:
@@ -98,7 +115,7 @@ def _uses_path(pid: str, prefix: str) -> bool:
         links += [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
     except OSError:
         return False
-    return any(link == prefix or link.startswith(prefix + "/") for link in links)
+    return any(_under(link, prefix) for link in links)
 
 
 def _command_line(pid: str) -> str:
