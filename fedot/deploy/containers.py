@@ -127,14 +127,14 @@ def run_node(args: argparse.Namespace) -> int:
 
 
 def _run_forwarding_signals(command: list[str]) -> int:
-    """Run ``command``; pass SIGTERM/SIGINT on to it (container stop); return its exit code."""
+    """Run ``command``; pass SIGTERM/SIGINT on to it (container stop; SIGHUP as SIGTERM); return its exit code."""
     child = subprocess.Popen(command, env=flower_env())
 
     def forward(signum: int, _frame: Any) -> None:
         if child.poll() is None:
-            child.send_signal(signum)
+            child.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
 
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     try:
         return child.wait()
     finally:
