@@ -5,8 +5,8 @@
 
 Both engines run the identical federation (digits, MLP, one-shot OT fusion, the
 same seeds), so they must also reach the identical accuracy. The deployment is
-a TLS SuperLink with one SuperNode per client on this machine
-(``fedot.deploy.LocalDeployment``); the simulation is ``fedot.simulate``'s own
+a TLS SuperLink with one SuperNode per client on this machine, the SuperNodes
+connecting through the Fleet proxy (``fedot.deploy.LocalDeployment``); the simulation is ``fedot.simulate``'s own
 SuperLink with Ray. Reported per run, from the ServerApp's ``events.jsonl``:
 
 - round: from sending the training messages to the global model's evaluation
