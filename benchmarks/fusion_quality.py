@@ -29,33 +29,34 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmarks._common import REPO, machine, shared_data_dir
-from fedot.config import RunConfig
 from fedot.data import ImageDataset, load_dataset, normalized_batches
-from fedot.fusion import average, fuse
+from fedot.experiments import REPO, fuse_on_device_or_cpu, machine, shared_data_dir
+from fedot.fusion import PAPER, average, fuse
 from fedot.fusion.distill import distill
 from fedot.models import build_model
+from fedot.recipe import DistillRecipe
 from fedot.train import TrainConfig, evaluate, evaluate_ensemble, train
-from simulations.common import fuse_on_device_or_cpu
-from strategies.otfusion import fuse_models
-from strategies.server_app import fusion_settings
 
 CACHE = REPO / "benchmarks" / ".cache"
-DEFAULT = "fedot default (RunConfig ot-* defaults: select + refine + repair + guard)"
+DEFAULT = "fedot default (the default Recipe: select + refine + repair + guard)"
 
 Variant = Callable[[list[nn.Module], list[torch.Tensor]], nn.Module]
 
 VARIANTS: dict[str, Variant] = {
     "plain average": lambda m, x: average(m),
-    "OT, weights (paper)": lambda m, x: fuse(m, align="weights"),
-    "OT, activations (paper)": lambda m, x: fuse(m, align="activations", inputs=x),
-    "plain average + repair": lambda m, x: fuse(m, align="none", inputs=x, repair=True),
-    "OT, weights + repair": lambda m, x: fuse(m, align="weights", inputs=x, repair=True),
-    "OT, activations (correlation) + repair": lambda m, x: fuse(m, align="activations", metric="correlation", inputs=x, repair=True),
-    "OT, weights, sinkhorn 0.01 + repair": lambda m, x: fuse(m, align="weights", solver="sinkhorn", reg=0.01, inputs=x, repair=True),
-    "OT, weights, barycenter 3 it. + repair": lambda m, x: fuse(m, align="weights", iterations=3, inputs=x, repair=True),
-    "OT, weights + refine 20 + repair": lambda m, x: fuse(m, align="weights", refine=20, inputs=x, repair=True),
-    DEFAULT: lambda m, x: fuse_models(m, [1.0] * len(m), fusion_settings(RunConfig(), x)),
+    "OT, weights (paper)": lambda m, x: fuse(m, recipe=PAPER),
+    "OT, activations (paper)": lambda m, x: fuse(m, inputs=x, recipe=PAPER.replace(align="activations")),
+    "plain average + repair": lambda m, x: fuse(m, inputs=x, recipe=PAPER.replace(align="none", repair=True)),
+    "OT, weights + repair": lambda m, x: fuse(m, inputs=x, recipe=PAPER.replace(repair=True)),
+    "OT, activations (correlation) + repair": lambda m, x: fuse(
+        m, inputs=x, recipe=PAPER.replace(align="activations", metric="correlation", repair=True)
+    ),
+    "OT, weights, sinkhorn 0.01 + repair": lambda m, x: fuse(
+        m, inputs=x, recipe=PAPER.replace(solver="sinkhorn", reg=0.01, repair=True)
+    ),
+    "OT, weights, barycenter 3 it. + repair": lambda m, x: fuse(m, inputs=x, recipe=PAPER.replace(iterations=3, repair=True)),
+    "OT, weights + refine 20 + repair": lambda m, x: fuse(m, inputs=x, recipe=PAPER.replace(refine=20, repair=True)),
+    DEFAULT: lambda m, x: fuse(m, inputs=x),
 }
 DISTILLED = "fedot default, then distill (distill-* defaults; not pure fusion)"
 
@@ -115,10 +116,8 @@ def main() -> None:
             print(f"  [{samples} samples] {name}: {results[name]['accuracy']:.2f} ({results[name]['seconds']:.1f} s)", flush=True)
             if name == DEFAULT:
                 start = time.perf_counter()
-                defaults = RunConfig()
                 distilled, info = fuse_on_device_or_cpu(
-                    lambda models, x: distill(fused.to(next(models[0].parameters()).device), models, inputs=x,
-                                              steps=defaults.distill_steps, lr=defaults.distill_lr, target=defaults.distill_target),
+                    lambda models, x: distill(fused.to(next(models[0].parameters()).device), models, inputs=x, recipe=DistillRecipe()),
                     parents, inputs,
                 )  # fmt: skip
                 results[DISTILLED] = {"accuracy": score(distilled), "seconds": time.perf_counter() - start, **info}

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from fedot.fusion import fuse
+from fedot.fusion import PAPER, fuse
 from fedot.models import build_model
 
 INPUT_SHAPE = (3, 32, 32)
@@ -42,7 +42,7 @@ def _models(name: str, count: int) -> list[torch.nn.Module]:
 
 def _warm_up() -> None:
     small = build_model("cnn_bn", INPUT_SHAPE, 10)
-    fuse([small, small], input_shape=INPUT_SHAPE)  # lazy imports, solver, allocator
+    fuse([small, small], recipe=PAPER, input_shape=INPUT_SHAPE)  # lazy imports, solver, allocator
 
 
 def _times(name: str, many: int, repeats: int) -> dict[str, list[float]]:
@@ -52,7 +52,7 @@ def _times(name: str, many: int, repeats: int) -> dict[str, list[float]]:
     for _ in range(repeats):
         for key, subset in (("two", models[:2]), ("many", models)):
             start = time.perf_counter()
-            fuse(subset, input_shape=INPUT_SHAPE)
+            fuse(subset, recipe=PAPER, input_shape=INPUT_SHAPE)
             times[key].append(time.perf_counter() - start)
     return times
 
@@ -61,7 +61,7 @@ def _memory(name: str, count: int) -> dict[str, float]:
     _warm_up()
     models = _models(name, count)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    fuse(models, input_shape=INPUT_SHAPE)
+    fuse(models, recipe=PAPER, input_shape=INPUT_SHAPE)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"peak_mib": peak / 1024, "added_mib": (peak - before) / 1024}
 

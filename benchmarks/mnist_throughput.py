@@ -25,7 +25,7 @@ import torchvision
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from benchmarks._common import machine, shared_data_dir
+from fedot.experiments import machine, shared_data_dir
 from fedot.data import load_dataset
 from fedot.data.idx import IDX_FILES, find_idx_files
 from fedot.models import build_model

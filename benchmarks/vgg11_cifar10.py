@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._common import machine, shared_data_dir
+from fedot.experiments import machine, shared_data_dir
 from fedot.data import load_dataset
 from fedot.models import build_model
 from fedot.train import TrainConfig, evaluate, train

@@ -2,20 +2,30 @@
 
 The node's share of the data comes from its node config (``partition-id``,
 ``num-partitions``; the Simulation Engine sets both, a SuperNode gets them from
-``--node-config``) and the run config. Replies carry one ``ArrayRecord``
-(``arrays``) and one ``MetricRecord`` (``metrics``) whose ``num-examples`` is
-the client's weight in aggregation.
+``--node-config``) and the run config. Replies follow ``fedot.messages``: the
+trained weights and :class:`~fedot.messages.TrainMetrics`, whose ``num-examples``
+is the client's weight in aggregation.
 """
 
 from __future__ import annotations
 
 import torch
-from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import Context, Message
 from flwr.clientapp import ClientApp
 
 from fedot.config import RunConfig
 from fedot.data import ImageDataset
 from fedot.federation import client_share, client_start_model, client_train_seed, initial_model, run_dataset
+from fedot.messages import (
+    ARRAYS,
+    NUM_PARTITIONS,
+    PARTITION_ID,
+    EvalMetrics,
+    TrainMetrics,
+    evaluate_reply,
+    server_round,
+    train_reply,
+)
 from fedot.train import evaluate, train
 
 app = ClientApp()
@@ -28,22 +38,13 @@ def train_model(msg: Message, context: Context) -> Message:
     client, num_clients = node_partition(context)
     dataset = device_dataset(config)
     share = client_share(config, client, num_clients)
-    server_round = int(msg.content["config"]["server-round"])
-    global_state = msg.content["arrays"].to_torch_state_dict()
-    model = client_start_model(config, dataset, client, server_round, global_state)
-    seed = client_train_seed(config, server_round, client)
+    round_number = server_round(msg)
+    global_state = msg.content[ARRAYS].to_torch_state_dict()
+    model = client_start_model(config, dataset, client, round_number, global_state)
+    seed = client_train_seed(config, round_number, client)
     result = train(model, dataset, config.train_config(seed=seed), indices=share.train)
-    metrics = MetricRecord(
-        {
-            "num-examples": result.num_examples,
-            "partition-id": client,
-            "train-loss": result.loss,
-            "train-accuracy": result.accuracy,
-            "train-seconds": result.seconds,
-        }
-    )
-    reply = RecordDict({"arrays": ArrayRecord(model.cpu().state_dict()), "metrics": metrics})
-    return Message(content=reply, reply_to=msg)
+    metrics = TrainMetrics(result.num_examples, client, result.loss, result.accuracy, result.seconds)
+    return train_reply(msg, model.cpu().state_dict(), metrics)
 
 
 @app.evaluate()
@@ -59,24 +60,16 @@ def evaluate_model(msg: Message, context: Context) -> Message:
         )
     dataset = device_dataset(config)
     model = initial_model(config, dataset)
-    model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
+    model.load_state_dict(msg.content[ARRAYS].to_torch_state_dict())
     result = evaluate(model, dataset, split="train", indices=share.validation)
-    metrics = MetricRecord(
-        {
-            "num-examples": result.num_examples,
-            "partition-id": client,
-            "eval-loss": result.loss,
-            "eval-accuracy": result.accuracy,
-        }
-    )
-    return Message(content=RecordDict({"metrics": metrics}), reply_to=msg)
+    return evaluate_reply(msg, EvalMetrics(result.num_examples, client, result.loss, result.accuracy))
 
 
 def node_partition(context: Context) -> tuple[int, int]:
     """``(partition-id, num-partitions)`` from the node config, with a clear error when absent."""
     try:
-        client = int(context.node_config["partition-id"])
-        num_clients = int(context.node_config["num-partitions"])
+        client = int(context.node_config[PARTITION_ID])
+        num_clients = int(context.node_config[NUM_PARTITIONS])
     except KeyError as missing:
         raise ValueError(
             f"node config lacks {missing}; start the SuperNode with "

@@ -11,27 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fedot.aggregation import NAMES as STRATEGIES
+from fedot.aggregation import Aggregation, aggregation
 from fedot.data.catalog import DATASETS
 from fedot.data.partition import PARTITION_SCHEMES, PartitionConfig
 from fedot.models import MODELS
+from fedot.recipe import ConfigValue, DistillRecipe, InvalidOption, Recipe
 from fedot.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
 
-STRATEGIES: tuple[str, ...] = ("otfusion", "fedavg", "otfusion+distill", "fedavg+distill")
-"""``+distill``: the aggregate (OT fusion, or plain averaging) then distilled on the server-held
-images (``distill-*`` keys) — training, so reported apart from pure fusion."""
 INITS: tuple[str, ...] = ("same", "different")
-ALIGNMENTS: tuple[str, ...] = ("weights", "activations", "none", "select")
-SOLVERS: tuple[str, ...] = ("exact", "sinkhorn")
-METRICS: tuple[str, ...] = ("euclidean", "cosine", "correlation")
-ANCHORS: tuple[str, ...] = ("largest", "first", "select")
-OUTPUT_WEIGHTS: tuple[str, ...] = ("examples", "predicted", "select")
-DISTILL_TARGETS: tuple[str, ...] = ("confident", "ensemble")
-
-ConfigValue = bool | int | float | str
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "dataset": DATASETS,
@@ -40,14 +33,25 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "init": INITS,
     "optimizer": OPTIMIZERS,
     "schedule": SCHEDULES,
-    "ot_align": ALIGNMENTS,
-    "ot_solver": SOLVERS,
-    "ot_metric": METRICS,
-    "ot_anchor": ANCHORS,
-    "ot_output_weights": OUTPUT_WEIGHTS,
-    "distill_target": DISTILL_TARGETS,
 }
-"""The settings that take one of a fixed set of values, by field name."""
+"""The plain settings that take one of a fixed set of values, by field name (recipe fields carry their own)."""
+
+RECIPES: dict[str, tuple[str, type]] = {"ot": ("fusion", Recipe), "distill": ("distillation", DistillRecipe)}
+"""Key prefix → the RunConfig field holding that recipe and its type: ``ot-refine`` is ``fusion.refine``."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One kebab-case run setting as flags, TOML files and Flower's run config name it."""
+
+    key: str
+    default: ConfigValue
+    help: str
+    choices: tuple[str, ...] | None
+    field: str
+    """The RunConfig field holding it."""
+    option: str | None = None
+    """For a recipe's setting, the recipe field."""
 
 
 def _setting(default: ConfigValue, help: str) -> Any:  # noqa: A002  (argparse's word)
@@ -96,42 +100,10 @@ class RunConfig:
     min_replies: int = _setting(2, "a round fails when fewer clients send a usable model")
     round_timeout: float = _setting(3600.0, "seconds a round waits for replies; later ones are left out")
     node_timeout: float = _setting(120.0, "seconds to wait for all clients' nodes to connect")
-    # OT fusion
-    ot_align: str = _setting(
-        "select",
-        "what OT compares: incoming weights, activations on server-held images, none (plain averaging), "
-        "or select (try all three, keep the one the guard criterion prefers)",
-    )
-    ot_solver: str = _setting("exact", "exact OT (a permutation at equal widths) or entropic Sinkhorn")
-    ot_reg: float = _setting(0.01, "Sinkhorn regularisation, relative to the mean cost (below ~0.005 it may not converge)")
-    ot_metric: str = _setting(
-        "euclidean", "OT ground metric between neurons: euclidean, cosine, or correlation (centred cosine)"
-    )
-    ot_anchor: str = _setting(
-        "select",
-        "model the others are aligned to: the client with most examples, the first, "
-        "or select (each client in turn, keep the one the guard criterion prefers)",
-    )
-    ot_iterations: int = _setting(0, "barycenter iterations: re-align every client to the fused model")
-    ot_refine: int = _setting(
-        20, "weight-matching sweeps refining each client's maps from incoming and outgoing weights (0: off)"
-    )
-    ot_repair: bool = _setting(True, "after fusion, repair activation statistics on server-held images")
-    ot_output_weights: str = _setting(
-        "select",
-        "output layer: average with example counts, with per-class weights predicted from the clients' "
-        "outputs on server-held images, or select (both)",
-    )
-    ot_guard: bool = _setting(
-        True,
-        "also consider plain averaging and keep the candidate that agrees best with the most confident "
-        "client's label on each server-held image (never worse than averaging on that criterion)",
-    )
-    # fuse-then-distill (strategies otfusion+distill, fedavg+distill)
-    distill_steps: int = _setting(100, "distillation steps (Adam) on the server-held images after aggregating")
-    distill_lr: float = _setting(1e-4, "distillation learning rate")
-    distill_target: str = _setting(
-        "confident", "distillation target: the most confident client's softmax, or the clients' mean softmax"
+    # how the server fuses and distills: every field of each recipe is an ot-* / distill-* key
+    fusion: Recipe = dataclasses.field(default_factory=Recipe, metadata={"help": "the fusion recipe (ot-* keys)"})
+    distillation: DistillRecipe = dataclasses.field(
+        default_factory=DistillRecipe, metadata={"help": "the fuse-then-distill recipe (distill-* keys)"}
     )
     # evaluation
     evaluate_clients: bool = _setting(True, "test every client's model and their prediction ensemble each round")
@@ -154,11 +126,6 @@ class RunConfig:
         _at_least("batch-size", self.batch_size, 1)
         _at_least("server-samples", self.server_samples, 0)
         _at_least("min-replies", self.min_replies, 1)
-        _at_least("ot-iterations", self.ot_iterations, 0)
-        _at_least("ot-refine", self.ot_refine, 0)
-        _at_least("distill-steps", self.distill_steps, 1)
-        if self.distill_lr <= 0:
-            raise ValueError(f"distill-lr must be > 0, got {self.distill_lr}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val-fraction must be in [0, 1), got {self.val_fraction}")
         for key, value in (("round-timeout", self.round_timeout), ("node-timeout", self.node_timeout),
@@ -167,16 +134,15 @@ class RunConfig:
                 raise ValueError(f"{key} must be > 0, got {value}")
         if self.gpus_per_client < 0:
             raise ValueError(f"gpus-per-client must be ≥ 0, got {self.gpus_per_client}")
-        if self.ot_reg <= 0:
-            raise ValueError(f"ot-reg must be > 0, got {self.ot_reg}")
-        fusing = any(name.startswith("otfusion") for name in self.strategies)
-        distilling = any(name.endswith("+distill") for name in self.strategies)
-        if ((fusing and self.needs_server_samples) or distilling) and self.server_samples == 0:
+        if not isinstance(self.fusion.anchor, str):
+            raise ValueError("a run's ot-anchor is 'largest', 'first' or 'select' (model indices are for fedot.fusion.fuse)")
+        readers = [a.name for a in self.aggregations() if a.reads_inputs()]
+        if readers and self.server_samples == 0:
+            options = ", ".join(f"ot-{key_of(name)}={getattr(self.fusion, name)!r}" for name in self.fusion.reads_inputs())
             raise ValueError(
-                "ot-align=activations/select, ot-repair, ot-output-weights=predicted/select, ot-anchor=select, "
-                "ot-guard and the +distill strategies need unlabelled server-held images: set server-samples > 0, "
-                "or use ot-align=weights, ot-anchor=largest, ot-repair=false, ot-output-weights=examples, "
-                "ot-guard=false"
+                f"strategy {', '.join(readers)} needs unlabelled server-held images ({options or 'distillation'}): "
+                "set server-samples > 0, or use ot-align=weights, ot-anchor=largest, ot-repair=false, "
+                "ot-output-weights=examples, ot-guard=false and no +distill strategy"
             )
         self.partition_config()  # validates alpha, classes-per-client, ...
         self.train_config()  # validates lr, momentum, ...
@@ -185,16 +151,9 @@ class RunConfig:
     def strategies(self) -> tuple[str, ...]:
         return tuple(name.strip() for name in self.strategy.split(",") if name.strip())
 
-    @property
-    def needs_server_samples(self) -> bool:
-        """Whether OT fusion as configured reads the server-held images.
-
-        The ``ot-*`` form of ``fedot.fusion.api.options_reading_inputs``, written out here so that
-        ClientApps, which validate a RunConfig too, start without importing the fusion engine."""
-        return (
-            self.ot_align in ("activations", "select") or self.ot_repair or self.ot_output_weights != "examples"
-            or self.ot_anchor == "select" or self.ot_guard
-        )  # fmt: skip
+    def aggregations(self) -> list[Aggregation]:
+        """Every strategy of the run with the run's recipes (``fedot.aggregation``)."""
+        return [aggregation(name, self.fusion, self.distillation) for name in self.strategies]
 
     def partition_config(self) -> PartitionConfig:
         return PartitionConfig(
@@ -222,23 +181,55 @@ class RunConfig:
 
     def to_flower(self) -> dict[str, ConfigValue]:
         """The run config Flower carries to the ServerApp and ClientApps (kebab-case keys)."""
-        return {key_of(f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
+        values: dict[str, ConfigValue] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if dataclasses.is_dataclass(value):
+                prefix = next(p for p, (name, _) in RECIPES.items() if name == field.name)
+                values.update({f"{prefix}-{key_of(f.name)}": getattr(value, f.name) for f in dataclasses.fields(value)})
+            else:
+                values[key_of(field.name)] = value
+        return values
+
+    @classmethod
+    def settings(cls) -> Iterator[Setting]:
+        """Every setting (plain fields, then each recipe's fields under its prefix), with its default."""
+        recipes = {name: (prefix, recipe_type) for prefix, (name, recipe_type) in RECIPES.items()}
+        for field in dataclasses.fields(cls):
+            if field.name not in recipes:
+                yield Setting(key_of(field.name), field.default, field.metadata["help"], CHOICES.get(field.name), field.name)
+                continue
+            prefix, recipe_type = recipes[field.name]
+            for option in dataclasses.fields(recipe_type):
+                yield Setting(
+                    f"{prefix}-{key_of(option.name)}", option.default, option.metadata["help"],
+                    option.metadata["choices"], field.name, option.name,
+                )  # fmt: skip
 
     @classmethod
     def from_flower(cls, values: Mapping[str, Any]) -> RunConfig:
         """Build from kebab-case keys (Flower's run config, a TOML file), rejecting unknown keys."""
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(k for k in values if k.replace("-", "_") not in fields)
+        settings = {setting.key: setting for setting in cls.settings()}
+        unknown = sorted(k for k in values if k not in settings)
         if unknown:
-            raise ValueError(
-                f"unknown setting(s) {', '.join(unknown)}; valid: "
-                f"{', '.join(sorted(key_of(name) for name in fields))}"
-            )
-        kwargs = {}
-        for key, value in values.items():
-            name = key.replace("-", "_")
-            kwargs[name] = _coerce(key, value, type(fields[name].default))
-        return cls(**kwargs)
+            raise ValueError(f"unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(settings))}")
+        plain: dict[str, Any] = {}
+        options: dict[str, dict[str, Any]] = {name: {} for name, _ in RECIPES.values()}
+        for key, raw in values.items():
+            setting = settings[key]
+            value = _coerce(key, raw, type(setting.default))
+            if setting.choices:
+                _choice(key, value, setting.choices)
+            if setting.option is None:
+                plain[setting.field] = value
+            else:
+                options[setting.field][setting.option] = value
+        for prefix, (name, recipe_type) in RECIPES.items():
+            try:
+                plain[name] = recipe_type(**options[name])
+            except InvalidOption as error:
+                raise ValueError(f"{prefix}-{key_of(error.option)} {error.problem}") from None
+        return cls(**plain)
 
     @classmethod
     def from_toml(cls, path: Path) -> RunConfig:
@@ -248,6 +239,10 @@ class RunConfig:
 
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
+
+    def with_settings(self, values: Mapping[str, Any]) -> RunConfig:
+        """This config with some kebab-case settings changed (``{"ot-refine": 0}``), validated as ``from_flower``."""
+        return RunConfig.from_flower({**self.to_flower(), **values})
 
 
 def key_of(field_name: str) -> str:

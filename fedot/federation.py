@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from fedot.config import RunConfig
-from fedot.data import ImageDataset, load_dataset
+from fedot.data import ImageDataset, load_dataset, normalized_batches
 from fedot.data.partition import make_partitions
 from fedot.models import build_model
 
@@ -46,6 +46,26 @@ def run_dataset(config: RunConfig) -> ImageDataset:
 def server_indices(config: RunConfig, num_train: int) -> np.ndarray:
     """The training rows the server holds, a seeded random choice of ``server-samples`` rows."""
     return _server_and_pool(config.seed, config.server_samples, num_train)[0]
+
+
+def server_dataset(config: RunConfig) -> ImageDataset:
+    """The run's data set on the server's device (a GPU when there is one)."""
+    dataset = run_dataset(config)
+    return dataset.to("cuda") if torch.cuda.is_available() else dataset
+
+
+SERVER_BATCH = 100
+"""Batch size of the server-held inputs (activation alignment, repair, selection, distillation)."""
+
+
+def server_batches(config: RunConfig, dataset: ImageDataset) -> list[Tensor] | None:
+    """Normalised batches of the server-held training images (never labels), or None without any."""
+    if config.server_samples == 0:
+        return None
+    rows = server_indices(config, len(dataset.train_labels))
+    return normalized_batches(
+        dataset, num_batches=-(-len(rows) // SERVER_BATCH), batch_size=SERVER_BATCH, indices=rows, seed=config.seed
+    )
 
 
 def client_partitions(config: RunConfig, num_clients: int | None = None) -> list[np.ndarray]:

@@ -21,6 +21,8 @@ from flwr.app import Error, Message, MessageType
 from flwr.common import log
 from flwr.serverapp import Grid
 
+from fedot.messages import reply_arrays
+from fedot.messages import server_round as round_of
 from fedot.replies import train_reply_problem
 
 REJECTED_REPLY = 3001
@@ -123,7 +125,7 @@ class MonitoredGrid(Grid):
         if not sent:
             return []
         kind = sent[0].metadata.message_type
-        server_round = int(sent[0].content.config_records.get("config", {}).get("server-round", 0))
+        server_round = round_of(sent[0])
         pushed = set(self._grid.push_messages(sent))  # the grid sets each message's id in place
         pending = {m.metadata.message_id: m for m in sent if m.metadata.message_id in pushed}
         self.events.emit("round", strategy=self.label, phase=kind, round=server_round, clients=len(sent))
@@ -153,14 +155,14 @@ class MonitoredGrid(Grid):
     def _check(self, reply: Message, original: Message, kind: str) -> Message:
         """The reply, or an error reply in its place when a training reply is unusable."""
         node = original.metadata.dst_node_id
-        server_round = int(original.content.config_records.get("config", {}).get("server-round", 0))
+        server_round = round_of(original)
         if reply.has_error():
             reason = reply.error.reason or f"error code {reply.error.code}"
             self._fail(server_round, kind, node, _essential_line(reason))
             return reply
         if kind != MessageType.TRAIN:
             return reply
-        sent_arrays = next(iter(original.content.array_records.values()))
+        sent_arrays = reply_arrays(original.content)
         problem = train_reply_problem(reply.content, sent_arrays)
         if problem is None:
             return reply

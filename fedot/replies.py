@@ -12,10 +12,10 @@ import math
 import numpy as np
 from flwr.app import ArrayRecord, RecordDict
 
-WEIGHT_KEY = "num-examples"
+from fedot.messages import NUM_EXAMPLES, reply_arrays, reply_metrics
 
 
-def train_reply_problem(content: RecordDict, sent: ArrayRecord, weight_key: str = WEIGHT_KEY) -> str | None:
+def train_reply_problem(content: RecordDict, sent: ArrayRecord, weight_key: str = NUM_EXAMPLES) -> str | None:
     """Why ``content`` (a train reply to a message carrying ``sent``) cannot be aggregated, or None.
 
     A usable reply has exactly one ArrayRecord with the same tensor names and
@@ -27,10 +27,10 @@ def train_reply_problem(content: RecordDict, sent: ArrayRecord, weight_key: str 
             f"expected one ArrayRecord and one MetricRecord, got {len(content.array_records)} "
             f"and {len(content.metric_records)}"
         )
-    weight = next(iter(content.metric_records.values())).get(weight_key)
+    weight = reply_metrics(content).get(weight_key)
     if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight) or weight <= 0:
         return f"metric {weight_key!r} must be a positive number, got {weight!r}"
-    arrays = next(iter(content.array_records.values()))
+    arrays = reply_arrays(content)
     missing = [name for name in sent if name not in arrays]
     if missing:
         return f"missing tensor(s) {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}"

@@ -20,6 +20,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
 
+from fedot.aggregation import label  # noqa: E402
+
 RESULTS_FILE = "results.json"
 ROUNDS_FILE = "rounds.csv"
 ACCURACY_PLOT = "accuracy.png"
@@ -165,7 +167,7 @@ def format_table(reports: list[StrategyReport]) -> str:
     for report in reports:
         summary = report.summary()
         value = "failed: " + report.error if report.error else _percent(summary["final_accuracy"])
-        rows.append((_label(report.name), value))
+        rows.append((label(report.name), value))
     reference = next((r for r in reports if r.final and r.final.clients), None)
     if reference is not None:
         summary = reference.summary()
@@ -177,13 +179,6 @@ def format_table(reports: list[StrategyReport]) -> str:
     lines = [f"{'model':<{width}}  test accuracy", f"{'-' * width}  -------------"]
     lines += [f"{name:<{width}}  {value}" for name, value in rows]
     return "\n".join(lines)
-
-
-def _label(name: str) -> str:
-    return {
-        "otfusion": "OT fusion", "fedavg": "FedAvg",
-        "otfusion+distill": "OT fusion + distillation", "fedavg+distill": "FedAvg + distillation",
-    }.get(name, name)
 
 
 def _percent(value: float | None) -> str:

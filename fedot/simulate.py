@@ -13,7 +13,6 @@ accuracy.png, partitions.png, flower.log.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 import tomllib
@@ -22,10 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fedot.config import CHOICES, RunConfig, key_of
+from fedot.config import RunConfig
 from fedot.data import DatasetUnavailableError
 from fedot.data.partition_report import format_label_histogram, label_histogram
 from fedot.federation import client_partitions, run_dataset
+from fedot.flags import add_flag, given
 from fedot.flower.connection import RunStatus
 from fedot.flower.lifetime import run_stoppably
 from fedot.flower.superlink import LocalSuperLink
@@ -34,25 +34,14 @@ from fedot.runs import APP_DIR, report_results, run_and_wait
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """One flag per ``RunConfig`` field (``--local-epochs``), plus ``--config``."""
+    """One flag per ``RunConfig`` setting (``--local-epochs``, ``--ot-refine``), plus ``--config``."""
     parser = argparse.ArgumentParser(
         prog="python -m fedot.simulate",
         description="Simulate a federation with Flower and compare OT fusion with FedAvg.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--config", type=Path, help="TOML file of settings (as under simulations/); flags override it")
-    defaults = RunConfig()
-    for field in dataclasses.fields(RunConfig):
-        flag = "--" + key_of(field.name)
-        default = getattr(defaults, field.name)
-        help_text = field.metadata["help"]
-        if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        else:
-            parser.add_argument(
-                flag, type=type(default), choices=CHOICES.get(field.name), default=None,
-                help=f"{help_text} (default: {default!r})",
-            )
+    for setting in RunConfig.settings():
+        add_flag(parser, setting.key, setting.default, setting.help, setting.choices)
     return parser
 
 
@@ -65,10 +54,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
                 values.update(tomllib.load(file))
         except (OSError, tomllib.TOMLDecodeError) as error:
             parser.error(f"cannot read --config {args.config}: {error}")
-    for field in dataclasses.fields(RunConfig):
-        value = getattr(args, field.name)
-        if value is not None:
-            values[key_of(field.name)] = value
+    values.update(given(args, [setting.key for setting in RunConfig.settings()]))
     try:
         config = RunConfig.from_flower(values)
     except ValueError as error:

@@ -3,23 +3,20 @@ them, client training cached on disk, and every aggregation variant applied to t
 
 A *federation* is one ``RunConfig`` (split × init × clients × seed). Its clients are trained exactly as
 the ClientApp trains them — ``client_start_model`` and ``client_train_seed`` of ``fedot.federation`` —
-and the server's unlabelled images are ``strategies.server_app.server_inputs``. A *variant* is a
-strategy name (``fedavg``, ``otfusion``, ``otfusion+distill``, ``fedavg+distill``, or ``ensemble``)
-with ``ot-*`` / ``distill-*`` overrides; ``otfusion`` variants get their settings from the same
-``build_strategy`` that a Flower run uses, so a grid row is what that run config would produce.
+and the server's unlabelled images are ``fedot.federation.server_batches``, as the ServerApp's. A
+*variant* is a strategy name (``fedavg``, ``otfusion``, ``otfusion+distill``, ``fedavg+distill``, or
+``ensemble``) with ``ot-*`` / ``distill-*`` overrides, run by the same ``fedot.aggregation`` table and
+``fedot.fusion.aggregate`` as the Flower strategies, so a grid row is what that run config would produce.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
-import logging
 import time
 import tomllib
-import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +24,18 @@ from typing import Any
 import torch
 from torch import nn
 
+from fedot.aggregation import aggregation
 from fedot.config import RunConfig
 from fedot.data import ImageDataset
-from fedot.federation import client_share, client_start_model, client_train_seed, initial_model, run_dataset
-from fedot.fusion import average
+from fedot.experiments import fuse_on_device_or_cpu
+from fedot.federation import (
+    client_share,
+    client_start_model,
+    client_train_seed,
+    initial_model,
+)
+from fedot.fusion.aggregate import aggregate as fusion_aggregate
 from fedot.train import evaluate, evaluate_ensemble, train
-from strategies.otfusion import OTFusion, fuse_models
-from strategies.server_app import build_strategy, server_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "simulations" / ".cache"
@@ -54,7 +56,7 @@ class Variant:
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def config(self, base: RunConfig) -> RunConfig:
-        return base.replace(**{key.replace("-", "_"): value for key, value in self.overrides.items()})
+        return base.with_settings(self.overrides)
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -161,49 +163,24 @@ def aggregate(
 ) -> tuple[nn.Module | None, dict[str, Any]]:
     """The global model ``variant`` makes of ``clients`` (None for the ensemble) and what it chose.
 
-    ``fedavg`` is ``fedot.fusion.average`` (FedAvg's example-weighted mean); the other strategies
-    are configured by ``strategies.server_app.build_strategy`` exactly as in a Flower run.
+    The variant's strategy is looked up in ``fedot.aggregation`` with the variant's run config,
+    and run by ``fedot.fusion.aggregate`` — what the Flower strategies run on the same replies.
     """
     if variant.strategy == ENSEMBLE:
         return None, {}
-    weights = [float(n) for n in clients.examples]
-    if variant.strategy == "fedavg":
-        return average(clients.models, weights), {}
     settings = variant.config(config)
-    strategy = build_strategy(variant.strategy, settings, lambda: initial_model(settings, dataset), inputs)
-    if not isinstance(strategy, OTFusion):
-        raise ValueError(f"variant {variant.name!r}: strategy {variant.strategy!r} is not an aggregation fedot can replay")
-    report: dict[str, Any] = {}
-    fused, info = fuse_on_device_or_cpu(
-        lambda models, inputs: fuse_models(
-            models, weights, dataclasses.replace(strategy.fusion, inputs=inputs), strategy.distillation, report
-        ),
-        clients.models, strategy.fusion.inputs,
-    )  # fmt: skip
-    return fused, {**info, "chosen": report["chosen"]} if "chosen" in report else info
+    plan = aggregation(variant.strategy, settings.fusion, settings.distillation)
+    weights = [float(n) for n in clients.examples]
+    chosen: dict[str, Any] = {}
 
+    def run(models: list[nn.Module], batches: list[torch.Tensor] | None) -> nn.Module:
+        result = fusion_aggregate(plan, models, weights, batches)
+        if result.selection is not None:
+            chosen["chosen"] = result.selection.chosen
+        return result.model
 
-def fuse_on_device_or_cpu(
-    fuse_fn: Callable[[list[nn.Module], list[torch.Tensor] | None], nn.Module],
-    models: list[nn.Module],
-    inputs: Sequence[torch.Tensor] | None,
-) -> tuple[nn.Module, dict[str, Any]]:
-    """``fuse_fn(models, inputs)``; if that fails on a GPU, the same on CPU copies, the error recorded.
-
-    A benchmark run on a lent GPU is a single shot: one device bug in one variant must not cost every
-    other number. The failure is printed and returned (``fused_on_cpu_after``) so it gets fixed, not hidden.
-    """
-    try:
-        return fuse_fn(models, list(inputs) if inputs else None), {}
-    except Exception as error:  # noqa: BLE001 - re-raised below when there is no GPU to blame
-        device = next(models[0].parameters()).device
-        if device.type == "cpu":
-            raise
-        print(f"fusion failed on {device}, retrying on the CPU: {error!r}", flush=True)
-        traceback.print_exc()
-        cpu_inputs = [batch.cpu() for batch in inputs] if inputs else None
-        fused = fuse_fn([copy.deepcopy(model).cpu() for model in models], cpu_inputs)
-        return fused.to(device), {"fused_on_cpu_after": repr(error)}
+    fused, info = fuse_on_device_or_cpu(run, clients.models, inputs if plan.reads_inputs() else None)
+    return fused, {**info, **chosen}
 
 
 def accuracy_of(model: nn.Module | None, dataset: ImageDataset, clients: Clients, indices: Any = None) -> float:
@@ -212,17 +189,6 @@ def accuracy_of(model: nn.Module | None, dataset: ImageDataset, clients: Clients
     if model is None:
         return evaluate_ensemble(clients.models, dataset, indices=indices).accuracy
     return evaluate(model, dataset, indices=indices).accuracy
-
-
-def federation_dataset(config: RunConfig) -> ImageDataset:
-    """The run's data set (on the GPU when there is one: the grid is ready for CUDA)."""
-    dataset = run_dataset(config)
-    return dataset.to("cuda") if torch.cuda.is_available() else dataset
-
-
-def federation_inputs(config: RunConfig, dataset: ImageDataset) -> list[torch.Tensor] | None:
-    """The server's unlabelled batches, exactly as the ServerApp draws them."""
-    return server_inputs(config, dataset)
 
 
 def describe_run(config: RunConfig) -> str:
@@ -244,10 +210,3 @@ def mean_std_text(values: Sequence[float]) -> str:
         return f"{values[0]:.1f} (1 seed)"
     mean, std = mean_std(values)
     return f"{mean:.1f} ± {std:.1f}"
-
-
-def single_threaded_worker() -> None:
-    """Set-up of a worker process: one thread (federations run side by side on a shared machine),
-    Flower's strategy warnings off."""
-    torch.set_num_threads(1)
-    logging.getLogger("flwr").setLevel(logging.ERROR)

@@ -24,19 +24,17 @@ from typing import Any
 
 import torch
 
-from benchmarks._common import machine
+from fedot.experiments import machine, single_threaded_worker
+from fedot.federation import server_batches, server_dataset
 from simulations.common import (
     CACHE,
     REPO,
     aggregate,
     base_config,
     describe_run,
-    federation_dataset,
-    federation_inputs,
     load_toml,
     mean_std,
     mean_std_text,
-    single_threaded_worker,
     accuracy_of,
     train_clients,
     variants_of,
@@ -112,8 +110,8 @@ def run_federation(job: tuple) -> list[dict[str, Any]]:
     from fedot.config import RunConfig
 
     config = RunConfig.from_flower({**run, **split_values, "init": init, "clients": count, "seed": seed})
-    dataset = federation_dataset(config)
-    inputs = federation_inputs(config, dataset)
+    dataset = server_dataset(config)
+    inputs = server_batches(config, dataset)
     clients = train_clients(config, dataset, cache=cache, max_steps=2 if smoke else None)
     test_rows = torch.arange(min(512, len(dataset.test_labels))) if smoke else None
     client_accuracies = [accuracy_of(model, dataset, clients, test_rows) for model in clients.models]

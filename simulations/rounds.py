@@ -23,17 +23,15 @@ from typing import Any
 
 import torch
 
-from benchmarks._common import machine
+from fedot.experiments import machine, single_threaded_worker
+from fedot.federation import server_batches, server_dataset
 from simulations.common import (
     REPO,
     aggregate,
     base_config,
     describe_run,
-    federation_dataset,
-    federation_inputs,
     load_toml,
     mean_std_text,
-    single_threaded_worker,
     accuracy_of,
     train_clients,
     variants_of,
@@ -87,8 +85,8 @@ def run_rounds(job: tuple) -> dict[str, Any]:
     from fedot.federation import initial_model
 
     config = RunConfig.from_flower({**run, "seed": seed})
-    dataset = federation_dataset(config)
-    inputs = federation_inputs(config, dataset)
+    dataset = server_dataset(config)
+    inputs = server_batches(config, dataset)
     global_state = {k: v.clone() for k, v in initial_model(config, dataset).state_dict().items()}
     accuracy, ensemble, seconds = [], [], []
     for server_round in range(1, config.rounds + 1):

@@ -24,19 +24,19 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg, Strategy
 from torch import nn
 
+from fedot.aggregation import Aggregation
 from fedot.config import RunConfig
-from fedot.data import ImageDataset, normalized_batches
+from fedot.data import ImageDataset
 from fedot.data.partition_report import label_histogram, plot_label_histogram
-from fedot.federation import client_partitions, initial_model, run_dataset, server_indices
+from fedot.federation import client_partitions, initial_model, server_batches, server_dataset
+from fedot.messages import TrainMetrics, reply_arrays, reply_metrics
 from fedot.monitor import FederationError, MonitoredGrid, RunEvents
 from fedot.results import PARTITION_PLOT, ClientReport, RoundReport, StrategyReport, format_table, write_results
 from fedot.train import evaluate, evaluate_ensemble
-from strategies.otfusion import DistillSettings, FusionSettings, OTFusion
+from strategies.feddf import FedDF
+from strategies.otfusion import OTFusion
 
 app = ServerApp()
-
-SERVER_BATCH = 100
-"""Batch size of the server-held inputs used for activation alignment and repair."""
 
 
 @app.main()
@@ -46,9 +46,9 @@ def main(grid: Grid, context: Context) -> None:
     output = output_folder(config, context.run_id)
     events = RunEvents(output / "events.jsonl")
     dataset = server_dataset(config)
-    inputs = server_inputs(config, dataset)
+    inputs = server_batches(config, dataset)
     events.emit("start", strategies=list(config.strategies), rounds=config.rounds, clients=config.clients)
-    reports = [run_strategy(name, config, grid, dataset, inputs, events) for name in config.strategies]
+    reports = [run_strategy(aggregation, config, grid, dataset, inputs, events) for aggregation in config.aggregations()]
     histogram = label_histogram(dataset.train_labels.cpu(), client_partitions(config), dataset.num_classes)
     plot_label_histogram(histogram, output / PARTITION_PLOT, dataset.classes, title=f"{config.clients} clients, {config.partition}")
     path = write_results(output, config.to_flower(), reports, histogram.tolist())
@@ -57,7 +57,7 @@ def main(grid: Grid, context: Context) -> None:
 
 
 def run_strategy(
-    name: str,
+    aggregation: Aggregation,
     config: RunConfig,
     grid: Grid,
     dataset: ImageDataset,
@@ -65,13 +65,14 @@ def run_strategy(
     events: RunEvents,
 ) -> StrategyReport:
     """Run one strategy for ``config.rounds`` rounds and report what it did; never raises for a failed round."""
+    name = aggregation.name
     report = StrategyReport(name)
     monitored = MonitoredGrid(
         grid, events, name, expected_nodes=config.clients, min_replies=config.min_replies,
         node_timeout=config.node_timeout,
     )
     model_fn = functools.partial(initial_model, config, dataset)
-    strategy = build_strategy(name, config, model_fn, inputs)
+    strategy = build_strategy(aggregation, config, model_fn, inputs)
     timer = AggregationTimer(strategy)
     start = time.perf_counter()
     try:
@@ -93,9 +94,9 @@ def run_strategy(
 
 
 def build_strategy(
-    name: str, config: RunConfig, model_fn: Callable[[], nn.Module], inputs: list[torch.Tensor] | None
+    aggregation: Aggregation, config: RunConfig, model_fn: Callable[[], nn.Module], inputs: list[torch.Tensor] | None
 ) -> Strategy:
-    """The Flower strategy ``name`` configured from the run config."""
+    """The Flower strategy that runs ``aggregation`` with the run config's sampling and metrics."""
     options: dict[str, Any] = {
         "fraction_train": 1.0,
         "fraction_evaluate": 1.0 if config.val_fraction > 0 else 0.0,
@@ -105,39 +106,16 @@ def build_strategy(
         "train_metrics_aggr_fn": aggregate_client_metrics,
         "evaluate_metrics_aggr_fn": aggregate_client_metrics,
     }
-    if name == "fedavg":
-        return FedAvg(**options)
-    distillation = distill_settings(config) if name.endswith("+distill") else None
-    if name == "fedavg+distill":
-        return OTFusion(model_fn, FusionSettings(align="none", inputs=inputs), distillation, **options)
-    return OTFusion(model_fn, fusion_settings(config, inputs), distillation, **options)
-
-
-def fusion_settings(config: RunConfig, inputs: list[torch.Tensor] | None) -> FusionSettings:
-    """The run's ``ot-*`` keys as the OTFusion strategy's settings."""
-    return FusionSettings(
-        align=config.ot_align,  # type: ignore[arg-type]
-        solver=config.ot_solver,  # type: ignore[arg-type]
-        reg=config.ot_reg,
-        metric=config.ot_metric,  # type: ignore[arg-type]
-        anchor=config.ot_anchor,  # type: ignore[arg-type]
-        iterations=config.ot_iterations,
-        refine=config.ot_refine,
-        repair=config.ot_repair,
-        output_weights=config.ot_output_weights,  # type: ignore[arg-type]
-        guard=config.ot_guard,
-        inputs=inputs,
-    )
-
-
-def distill_settings(config: RunConfig) -> DistillSettings:
-    """The run's ``distill-*`` keys (used by the ``+distill`` strategies)."""
-    return DistillSettings(steps=config.distill_steps, lr=config.distill_lr, target=config.distill_target)  # type: ignore[arg-type]
+    if aggregation.fusion is not None:
+        return OTFusion(model_fn, aggregation.fusion, inputs, aggregation.distillation, **options)
+    if aggregation.distillation is not None:
+        return FedDF(model_fn, inputs, aggregation.distillation, **options)
+    return FedAvg(**options)
 
 
 def aggregate_client_metrics(contents: list[Any], weight_key: str) -> MetricRecord:
     """Example-weighted means of the clients' losses and accuracies; totals of examples and seconds."""
-    metrics = [next(iter(content.metric_records.values())) for content in contents]
+    metrics = [reply_metrics(content) for content in contents]
     weights = [float(m[weight_key]) for m in metrics]
     total = sum(weights)
     result = MetricRecord({weight_key: int(total), "clients": len(metrics)})
@@ -177,7 +155,7 @@ class RoundEvaluator:
         round_report.aggregation_seconds = self.timer.seconds.get(server_round, 0.0)
         if server_round > 0:
             replies = self.grid.last_train_replies
-            round_report.client_train_seconds = sum(_metric(r, "train-seconds") for r in replies)
+            round_report.client_train_seconds = sum(TrainMetrics.of(r.content).train_seconds for r in replies)
             if self.config.evaluate_clients and replies:
                 self._evaluate_clients(round_report, replies)
         self.report.rounds.append(round_report)
@@ -188,18 +166,19 @@ class RoundEvaluator:
         return MetricRecord({"accuracy": result.accuracy, "loss": result.loss})
 
     def _evaluate_clients(self, round_report: RoundReport, replies: list[Message]) -> None:
-        models = [self._model(next(iter(r.content.array_records.values()))) for r in replies]
+        models = [self._model(reply_arrays(r.content)) for r in replies]
         for reply, model in zip(replies, models):
             own = evaluate(model, self.dataset)
+            metrics = TrainMetrics.of(reply.content)
             round_report.clients.append(
                 ClientReport(
-                    partition=int(_metric(reply, "partition-id")),
+                    partition=metrics.partition_id,
                     node=reply.metadata.src_node_id,
-                    examples=int(_metric(reply, "num-examples")),
+                    examples=metrics.num_examples,
                     accuracy=own.accuracy,
                     loss=own.loss,
-                    train_loss=_metric(reply, "train-loss"),
-                    train_seconds=_metric(reply, "train-seconds"),
+                    train_loss=metrics.train_loss,
+                    train_seconds=metrics.train_seconds,
                 )
             )
         round_report.clients.sort(key=lambda client: client.partition)
@@ -225,26 +204,6 @@ class AggregationTimer:
         outcome = self._aggregate_train(server_round, replies)
         self.seconds[server_round] = time.perf_counter() - start
         return outcome
-
-
-def _metric(reply: Message, key: str) -> float:
-    return float(next(iter(reply.content.metric_records.values())).get(key, 0.0))
-
-
-def server_dataset(config: RunConfig) -> ImageDataset:
-    """The run's data set on the server's device (a GPU when there is one)."""
-    dataset = run_dataset(config)
-    return dataset.to("cuda") if torch.cuda.is_available() else dataset
-
-
-def server_inputs(config: RunConfig, dataset: ImageDataset) -> list[torch.Tensor] | None:
-    """Normalised batches of the server-held training images (never labels), or None without any."""
-    if config.server_samples == 0:
-        return None
-    rows = server_indices(config, len(dataset.train_labels))
-    return normalized_batches(
-        dataset, num_batches=-(-len(rows) // SERVER_BATCH), batch_size=SERVER_BATCH, indices=rows, seed=config.seed
-    )
 
 
 def output_folder(config: RunConfig, run_id: int) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from fedot.config import RunConfig
+from fedot.recipe import Recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,7 +19,7 @@ def test_flower_app_config_defaults_are_the_run_config_defaults() -> None:
 
 
 def test_round_trip_through_flower_run_config() -> None:
-    config = RunConfig(dataset="mnist", clients=7, alpha=0.1, ot_repair=False, strategy="fedavg")
+    config = RunConfig(dataset="mnist", clients=7, alpha=0.1, fusion=Recipe(repair=False), strategy="fedavg")
     assert RunConfig.from_flower(config.to_flower()) == config
 
 

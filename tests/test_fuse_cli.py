@@ -27,7 +27,7 @@ def test_round_trip_fuses_mixed_formats(tmp_path: Path, output: str) -> None:
     inputs = tmp_path / "x.pt"
     torch.save(torch.randn(16, 1, 28, 28), inputs)
     args = [str(a), str(b), "--model", "cnn_bn", "-o", str(tmp_path / output), "--weights", "1", "3"]
-    assert main([*args, "--align", "activations", "--inputs", str(inputs), "--repair", "auto"]) == 0
+    assert main([*args, "--align", "activations", "--inputs", str(inputs), "--repair", "--repair-method", "auto"]) == 0
     fused = build_model("cnn_bn", (1, 28, 28), 10)
     fused.load_state_dict(load_state_dict(tmp_path / output))
     assert torch.isfinite(fused.eval()(torch.randn(2, 1, 28, 28))).all()
@@ -89,7 +89,11 @@ def test_the_selection_and_guard_options_run_from_the_command_line(tmp_path: Pat
     torch.save(torch.randn(32, 1, 28, 28), inputs)
     common = [str(a), str(b), "--model", "mlp", "-o", str(tmp_path / "f.pt")]
     chosen = ["--align", "select", "--anchor", "select", "--output-weights", "select", "--guard", "--refine", "3"]
-    assert main([*common, *chosen, "--repair", "auto", "--inputs", str(inputs)]) == 0
+    assert main([*common, *chosen, "--repair", "--inputs", str(inputs)]) == 0
+    assert "(kept: " in capsys.readouterr().out
     with pytest.raises(SystemExit) as no_inputs:
         main([*common, "--guard"])
-    assert no_inputs.value.code == 2 and "need --inputs" in capsys.readouterr().err
+    assert no_inputs.value.code == 2 and "--guard True reads server-held examples: give --inputs" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as bad:
+        main([*common, "--refine", "-1"])
+    assert bad.value.code == 2 and "--refine must be a non-negative integer" in capsys.readouterr().err

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from fedot.fusion import align, average, fuse
+from fedot.fusion import PAPER, align, average, fuse
 from fedot.models import VGG11, MLPNet
 
 
@@ -74,25 +74,25 @@ def test_fewer_than_two_models_are_refused() -> None:
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"align": "activations"}, r"align='activations' needs inputs="),
-        ({"align": "gradients"}, r"align must be 'weights', 'activations', 'none' or 'select'"),
+        ({"align": "activations"}, r"align='activations' reads server-held examples: pass inputs="),
+        ({"align": "gradients"}, r"align must be one of 'weights', 'activations', 'none', 'select', got 'gradients'"),
         ({"solver": "greedy"}, r"solver must be one of 'exact', 'sinkhorn'"),
-        ({"solver": "sinkhorn", "reg": 0.0}, r"reg must be positive"),
+        ({"solver": "sinkhorn", "reg": 0.0}, r"reg must be a finite number > 0"),
         ({"metric": "manhattan"}, r"metric must be one of"),
-        ({"anchor": 2}, r"anchor must be a model index below 2, 'largest_weight' or 'select'"),
-        ({"anchor": "median"}, r"anchor must be"),
+        ({"anchor": 2}, r"anchor must be a model index below 2, 'largest', 'first' or 'select'"),
+        ({"anchor": "median"}, r"anchor must be one of 'largest', 'first', 'select'"),
         ({"iterations": -1}, r"iterations must be a non-negative integer"),
-        ({"repair_method": "magic"}, r"repair_method must be"),
+        ({"repair_method": "magic"}, r"repair_method must be one of"),
     ],
 )
 def test_bad_options_are_refused(options, message) -> None:
     with pytest.raises(ValueError, match=message):
-        fuse([_mlp(), _mlp(seed=1)], **options)
+        fuse([_mlp(), _mlp(seed=1)], recipe=PAPER.replace(**options))
 
 
 def test_align_refuses_activations_without_inputs_and_mismatched_models() -> None:
     with pytest.raises(ValueError, match=r"needs inputs="):
-        align(_mlp(), _mlp(seed=1), align="activations")
+        align(_mlp(), _mlp(seed=1), recipe=PAPER.replace(align="activations"))
     with pytest.raises(ValueError, match=r"model 1 has `net.1.weight` with shape"):
         align(_mlp(input_shape=(1, 6, 6)), _mlp(), input_shape=(1, 8, 8))
 

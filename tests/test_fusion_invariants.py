@@ -8,7 +8,7 @@ import torchvision
 from torch import nn
 
 from fusion_helpers import Branchy, max_difference, permuted_copy, randomise_batchnorm
-from fedot.fusion import align, fuse
+from fedot.fusion import PAPER, align, fuse
 from fedot.models import MODELS, VGG11, MLPNet, ResNet18, SmallCNN, build_model
 
 
@@ -62,7 +62,7 @@ def test_permuted_copy_is_recovered_exactly(case: str, mode: str) -> None:
     model, x = _model(case)
     permuted = permuted_copy(model, tuple(x.shape[1:]), seed=1)
     assert max_difference(permuted(x), model(x)) < 1e-4  # the structure is complete and sound
-    restored = align(permuted, model, align=mode, inputs=x if mode == "activations" else None, input_shape=x.shape[1:])
+    restored = align(permuted, model, inputs=x if mode == "activations" else None, recipe=PAPER.replace(align=mode), input_shape=x.shape[1:])
     _assert_same_state(restored, model)
     torch.testing.assert_close(restored(x), model(x))
 
@@ -72,7 +72,7 @@ def test_permuted_copy_is_recovered_exactly(case: str, mode: str) -> None:
 def test_aligning_keeps_the_function(case: str, mode: str) -> None:
     model, x = _model(case, seed=1)
     reference, _ = _model(case, seed=2)
-    aligned = align(model, reference, align=mode, inputs=x if mode == "activations" else None, input_shape=x.shape[1:])
+    aligned = align(model, reference, inputs=x if mode == "activations" else None, recipe=PAPER.replace(align=mode), input_shape=x.shape[1:])
     torch.testing.assert_close(aligned(x), model(x), rtol=1e-4, atol=1e-5)
     moved = [name for name, tensor in model.state_dict().items() if not torch.equal(aligned.state_dict()[name], tensor)]
     assert moved  # the neurons were reordered, not merely copied
@@ -85,7 +85,7 @@ def test_aligning_keeps_the_function(case: str, mode: str) -> None:
         {"align": "activations"},
         {"solver": "sinkhorn", "reg": 0.01},
         {"marginals": "importance", "metric": "cosine"},
-        {"iterations": 2, "anchor": "largest_weight"},
+        {"iterations": 2, "anchor": "first"},
     ],
     ids=["exact", "activations", "sinkhorn", "importance-cosine", "barycenter"],
 )
@@ -93,7 +93,7 @@ def test_aligning_keeps_the_function(case: str, mode: str) -> None:
 def test_fusing_copies_returns_the_same_function(case: str, options: dict) -> None:
     model, x = _model(case)
     inputs = x if options.get("align") == "activations" else None
-    fused = fuse([model, model, model], [1, 2, 3], inputs=inputs, input_shape=x.shape[1:], **options)
+    fused = fuse([model, model, model], [1, 2, 3], inputs=inputs, recipe=PAPER.replace(**options), input_shape=x.shape[1:])
     torch.testing.assert_close(fused(x), model(x), rtol=1e-4, atol=1e-4)
 
 
@@ -108,7 +108,7 @@ def test_a_single_nonzero_weight_returns_that_model(case: str, mode: str) -> Non
     models = [_model(case, seed)[0] for seed in (1, 2, 3)]
     x = _model(case)[1]
     inputs = x if mode == "activations" else None
-    fused = fuse(models, [0, 5, 0], align=mode, inputs=inputs, input_shape=x.shape[1:], iterations=1)
+    fused = fuse(models, [0, 5, 0], inputs=inputs, recipe=PAPER.replace(align=mode, iterations=1), input_shape=x.shape[1:])
     torch.testing.assert_close(fused(x), models[1](x), rtol=1e-4, atol=1e-5)
 
 

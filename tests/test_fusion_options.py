@@ -9,12 +9,13 @@ import torch
 from torch import nn
 
 from fusion_helpers import max_difference, permuted_copy, randomise_batchnorm
-from fedot.fusion import align, average, fuse
+from fedot.fusion import PAPER, align, average, fuse, fuse_with_selection
 from fedot.fusion.classes import class_shares
 from fedot.fusion.distill import confident_probabilities, distill, ensemble_probabilities
 from fedot.fusion.guard import choose, confident_client_labels, score
 from fedot.fusion.repair import reset_batchnorm_statistics
 from fedot.fusion.transport import pairwise_cost
+from fedot.recipe import DistillRecipe
 from fedot.models import MLPNet, ResNet18
 
 SHAPES = {"mlp": (1, 8, 8), "resnet18": (3, 16, 16)}
@@ -76,7 +77,7 @@ SAME_FUNCTION_CASES = [
 @pytest.mark.parametrize(("case", "options"), SAME_FUNCTION_CASES)
 def test_fusing_copies_returns_the_same_function(case: str, options: dict) -> None:
     model, x = _model(case), _inputs(case)
-    fused = fuse([model, copy.deepcopy(model), model], [1, 2, 3], inputs=x, **options)
+    fused = fuse([model, copy.deepcopy(model), model], [1, 2, 3], inputs=x, recipe=PAPER.replace(**options))
     expected = copy.deepcopy(model)
     if options.get("repair"):  # BatchNorm statistics are re-estimated on the inputs by design
         reset_batchnorm_statistics(expected, [x])
@@ -88,7 +89,7 @@ def test_fusing_copies_returns_the_same_function(case: str, options: dict) -> No
 def test_correlation_cost_recovers_a_permuted_copy(case: str, mode: str) -> None:
     model, x = _model(case), _inputs(case)
     permuted = permuted_copy(model, SHAPES[case], seed=1)
-    restored = align(permuted, model, align=mode, metric="correlation", inputs=x)
+    restored = align(permuted, model, inputs=x, recipe=PAPER.replace(align=mode, metric="correlation"))
     for name, tensor in model.state_dict().items():
         assert torch.equal(restored.state_dict()[name], tensor), name
 
@@ -99,9 +100,9 @@ def test_guarded_selection_fuses_a_permuted_copy_back_into_the_model(case: str) 
     # permuted copy would agree with it almost as well and the guard would rightly keep the average
     model, x = (_trained_pair()[0][0], _trained_pair()[1]) if case == "mlp" else (_model(case), _inputs(case))
     permuted = permuted_copy(model, SHAPES[case], seed=1)
-    report: dict = {}
-    fused = fuse([permuted, model], inputs=x, report=report, **ALL_SELECT)
-    assert report["chosen"] == "weights, anchor 0" and report["scores"][report["chosen"]].agreement == 1.0
+    selection = fuse_with_selection([permuted, model], inputs=x, recipe=PAPER.replace(**ALL_SELECT))
+    fused = selection.model
+    assert selection.chosen == "weights, anchor 0" and selection.scores[selection.chosen].agreement == 1.0
     expected = copy.deepcopy(model)
     reset_batchnorm_statistics(expected, [x])  # repair=True re-estimates BatchNorm statistics
     torch.testing.assert_close(fused(x), expected(x), rtol=1e-4, atol=1e-4)
@@ -112,11 +113,10 @@ def test_the_guard_is_never_worse_than_plain_averaging_on_its_criterion() -> Non
     labels = confident_client_labels(models, [x])
     plain = score(average(models), [x], labels)
     for options in ({}, {"align": "activations"}, {"align": "select", "anchor": "select", "output_weights": "select"}):
-        report: dict = {}
-        fused = fuse(models, [1, 3], inputs=x, guard=True, report=report, **options)
-        assert "plain average" in report["scores"]
-        assert score(fused, [x], labels).key() >= plain.key()
-        assert report["scores"][report["chosen"]].key() >= report["scores"]["plain average"].key()
+        selection = fuse_with_selection(models, [1, 3], inputs=x, recipe=PAPER.replace(guard=True, **options))
+        assert "plain average" in selection.scores
+        assert score(selection.model, [x], labels).key() >= plain.key()
+        assert selection.scores[selection.chosen].key() >= selection.scores["plain average"].key()
 
 
 def test_choose_keeps_plain_averaging_when_the_alternative_agrees_less() -> None:
@@ -187,7 +187,7 @@ def test_class_shares_follow_the_predicted_class_mass() -> None:
 
 def test_predicted_output_weights_average_each_class_row_with_its_own_weights() -> None:
     models, x = _trained_pair()
-    fused = fuse(models, [1, 3], align="none", output_weights="predicted", inputs=x)
+    fused = fuse(models, [1, 3], inputs=x, recipe=PAPER.replace(align="none", output_weights="predicted"))
     plain = average(models, [1, 3])
     shares = class_shares(models, [0.25, 0.75], [x]).float()
     expected = sum(shares[i][:, None] * m.net[-1].weight for i, m in enumerate(models))
@@ -200,7 +200,7 @@ def test_predicted_output_weights_average_each_class_row_with_its_own_weights() 
 
 def test_align_none_is_plain_averaging() -> None:
     models = [_model("resnet18", seed) for seed in (1, 2, 3)]
-    fused, plain = fuse(models, [1, 2, 3], align="none"), average(models, [1, 2, 3])
+    fused, plain = fuse(models, [1, 2, 3], recipe=PAPER.replace(align="none")), average(models, [1, 2, 3])
     for name, tensor in plain.state_dict().items():
         torch.testing.assert_close(fused.state_dict()[name], tensor)
 
@@ -223,14 +223,14 @@ def test_correlation_cost_ignores_each_rows_offset_and_scale() -> None:
         ({"output_weights": "predicted"}, r"output_weights='predicted' reads server-held examples"),
         ({"guard": True}, r"guard=True reads server-held examples"),
         ({"repair": True}, r"repair=True reads server-held examples"),
-        ({"output_weights": "classes"}, r"output_weights must be 'examples', 'predicted' or 'select'"),
+        ({"output_weights": "classes"}, r"output_weights must be one of 'examples', 'predicted', 'select'"),
         ({"guard": "yes"}, r"guard must be True or False"),
         ({"metric": "manhattan"}, r"metric must be one of 'euclidean', 'cosine', 'correlation'"),
     ],
 )
 def test_bad_or_unfed_options_are_refused(options: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        fuse([_model("mlp", 1), _model("mlp", 2)], **options)
+        fuse([_model("mlp", 1), _model("mlp", 2)], recipe=PAPER.replace(**options))
 
 
 def test_options_that_average_refuse_different_widths() -> None:
@@ -238,7 +238,7 @@ def test_options_that_average_refuse_different_widths() -> None:
     x = _inputs("mlp")
     for options, name in (({"guard": True}, "guard=True"), ({"align": "none"}, "align='none'"), ({"align": "select"}, "align='select'")):
         with pytest.raises(ValueError, match=rf"{name} needs models of equal widths \(plain averaging\): model 1 has `net.1.weight`"):
-            fuse([_model("mlp"), narrow], inputs=x, **options)
+            fuse([_model("mlp"), narrow], inputs=x, recipe=PAPER.replace(**options))
 
 
 def test_predicted_output_weights_need_a_linear_output_layer() -> None:
@@ -253,7 +253,7 @@ def test_predicted_output_weights_need_a_linear_output_layer() -> None:
 
     x = torch.randn(8, 4)
     with pytest.raises(ValueError, match=r"output_weights='predicted' needs a model whose output is a Linear layer's output"):
-        fuse([Doubled(), Doubled()], inputs=x, output_weights="predicted")
+        fuse([Doubled(), Doubled()], inputs=x, recipe=PAPER.replace(output_weights="predicted"))
 
 
 def test_distill_moves_the_student_toward_the_target_and_touches_nothing_else() -> None:
@@ -266,34 +266,31 @@ def test_distill_moves_the_student_toward_the_target_and_touches_nothing_else() 
             with torch.no_grad():
                 return float(nn.functional.kl_div(nn.functional.log_softmax(m(x), 1), probabilities, reduction="batchmean"))
 
-        taught = distill(student, models, inputs=x, steps=30, lr=1e-3, target=target)
+        taught = distill(student, models, inputs=x, recipe=DistillRecipe(steps=30, lr=1e-3, target=target))
         assert loss(taught) < 0.7 * loss(student)
     assert all(torch.equal(before[name], tensor) for name, tensor in student.state_dict().items())
-    unchanged = distill(student, models, inputs=x, steps=0)
-    torch.testing.assert_close(unchanged(x), student(x))
 
 
 def test_distill_resets_batchnorm_statistics_and_keeps_modes() -> None:
     teachers = [_model("resnet18", seed) for seed in (1, 2)]
     x = _inputs("resnet18", 32)
-    taught = distill(teachers[0], teachers, inputs=x, steps=2)
+    taught = distill(teachers[0], teachers, inputs=x, recipe=DistillRecipe(steps=2))
     assert not taught.training and torch.isfinite(taught(x)).all()
 
 
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"steps": -1}, r"steps must be an integer ≥ 0"),
-        ({"lr": 0.0}, r"lr must be a number > 0"),
-        ({"temperature": -1.0}, r"temperature must be a number > 0"),
+        ({"steps": 0}, r"steps must be an integer ≥ 1"),
+        ({"lr": 0.0}, r"lr must be a finite number > 0"),
+        ({"temperature": -1.0}, r"temperature must be a finite number > 0"),
         ({"batch_size": 0}, r"batch_size must be an integer ≥ 1"),
-        ({"target": "teacher"}, r"target must be 'ensemble' or 'confident'"),
+        ({"target": "teacher"}, r"target must be one of 'confident', 'ensemble'"),
     ],
 )
-def test_distill_refuses_bad_arguments(options: dict, message: str) -> None:
-    models, x = _trained_pair()
+def test_distill_recipes_refuse_bad_values(options: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        distill(models[0], models, inputs=x, **options)
+        DistillRecipe(**options)
 
 
 def test_confident_probabilities_match_the_most_confident_models_softmax() -> None:

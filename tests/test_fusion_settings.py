@@ -7,20 +7,17 @@ from pathlib import Path
 import pytest
 import torch
 
+from fedot.aggregation import Aggregation, aggregation
 from fedot.config import RunConfig
-from fedot.federation import initial_model
-from simulations.common import (
-    Variant,
-    accuracy_of,
-    aggregate,
-    federation_dataset,
-    federation_inputs,
-    fuse_on_device_or_cpu,
-    train_clients,
-)
+from fedot.experiments import fuse_on_device_or_cpu
+from fedot.federation import initial_model, server_batches, server_dataset
+from fedot.fusion.aggregate import aggregate as run_aggregation
+from fedot.recipe import DistillRecipe, Recipe
+from simulations.common import Variant, accuracy_of, aggregate, train_clients
 from simulations.oneshot_grid import run_federation
-from strategies.otfusion import DistillSettings, FusionSettings, OTFusion, fuse_models
-from strategies.server_app import build_strategy, fusion_settings
+from strategies.feddf import FedDF
+from strategies.otfusion import OTFusion
+from strategies.server_app import build_strategy
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = RunConfig(dataset="digits", clients=2, local_epochs=1, partition="iid", server_samples=100)
@@ -41,11 +38,13 @@ def test_pyproject_mirrors_the_run_config_defaults() -> None:
         ({"ot-anchor": "median"}, r"invalid ot-anchor 'median'"),
         ({"ot-align": "gradients"}, r"invalid ot-align 'gradients'"),
         ({"distill-target": "teacher"}, r"invalid distill-target 'teacher'"),
-        ({"distill-steps": 0}, r"distill-steps must be ≥ 1"),
-        ({"distill-lr": 0.0}, r"distill-lr must be > 0"),
+        ({"distill-steps": 0}, r"distill-steps must be an integer ≥ 1"),
+        ({"distill-lr": 0.0}, r"distill-lr must be a finite number > 0"),
+        ({"ot-reg": -1.0}, r"ot-reg must be a finite number > 0"),
+        ({"ot-refine": -2}, r"ot-refine must be a non-negative integer"),
         ({"strategy": "fedprox"}, r"invalid strategy 'fedprox'"),
-        ({"ot-guard": True, "server-samples": 0, "ot-align": "weights", "ot-repair": False}, r"need unlabelled server-held images"),
-        ({"strategy": "fedavg+distill", "server-samples": 0}, r"need unlabelled server-held images"),
+        ({"ot-guard": True, "server-samples": 0, "ot-align": "weights", "ot-repair": False}, r"needs unlabelled server-held images"),
+        ({"strategy": "fedavg+distill", "server-samples": 0}, r"needs unlabelled server-held images"),
     ],
 )
 def test_bad_fusion_settings_are_refused_by_name(values: dict, message: str) -> None:
@@ -53,46 +52,53 @@ def test_bad_fusion_settings_are_refused_by_name(values: dict, message: str) -> 
         RunConfig.from_flower(values)
 
 
-def test_every_ot_key_reaches_the_strategy() -> None:
-    config = RunConfig(ot_align="select", ot_solver="sinkhorn", ot_reg=0.02, ot_metric="correlation", ot_anchor="select",
-                       ot_iterations=2, ot_refine=3, ot_repair=False, ot_output_weights="predicted", ot_guard=True)  # fmt: skip
+def test_every_recipe_option_is_an_ot_key_that_reaches_the_strategy() -> None:
+    changed = {"ot-align": "select", "ot-solver": "sinkhorn", "ot-reg": 0.02, "ot-metric": "correlation",
+               "ot-squared": True, "ot-marginals": "importance", "ot-anchor": "first", "ot-iterations": 2,
+               "ot-refine": 3, "ot-repair": False, "ot-repair-method": "rescale", "ot-output-weights": "predicted",
+               "ot-guard": False}  # fmt: skip
+    config = RunConfig().with_settings(changed)
+    assert {f"ot-{f.name.replace('_', '-')}" for f in dataclasses.fields(Recipe)} == set(changed)
+    assert all(getattr(config.fusion, key[3:].replace("-", "_")) == value for key, value in changed.items())
     inputs = [torch.zeros(2, 1, 8, 8)]
-    settings = fusion_settings(config, inputs)
-    assert settings == FusionSettings("select", "sinkhorn", 0.02, "correlation", "select", 2, 3, False, "predicted", True, inputs)
-    assert {f.name for f in dataclasses.fields(FusionSettings)} - {"inputs"} == {
-        name.removeprefix("ot_") for name in vars(config) if name.startswith("ot_")
-    }
+    strategy = build_strategy(config.aggregations()[0], config, lambda: initial_model(config, server_dataset(config)), inputs)
+    assert isinstance(strategy, OTFusion) and strategy.aggregation.fusion == config.fusion
 
 
-def test_distill_strategies_are_otfusion_with_a_distillation_step() -> None:
-    config = RunConfig(strategy="otfusion+distill,fedavg+distill", distill_steps=7, distill_lr=0.01, distill_target="ensemble")
+def test_distill_strategies_carry_the_distill_recipe() -> None:
+    config = RunConfig(strategy="otfusion+distill,fedavg+distill,otfusion").with_settings(
+        {"distill-steps": 7, "distill-lr": 0.01, "distill-target": "ensemble"}
+    )
     inputs = [torch.zeros(2, 1, 8, 8)]
-    model_fn = lambda: initial_model(config, federation_dataset(config))  # noqa: E731
-    fused = build_strategy("otfusion+distill", config, model_fn, inputs)
-    averaged = build_strategy("fedavg+distill", config, model_fn, inputs)
-    assert isinstance(fused, OTFusion) and isinstance(averaged, OTFusion)
-    assert fused.distillation == averaged.distillation == DistillSettings(steps=7, lr=0.01, target="ensemble")
-    assert averaged.fusion.align == "none" and fused.fusion == fusion_settings(config, inputs)
-    assert build_strategy("otfusion", config, model_fn, inputs).distillation is None
+    model_fn = lambda: initial_model(config, server_dataset(config))  # noqa: E731
+    fused, averaged, plain = (build_strategy(a, config, model_fn, inputs) for a in config.aggregations())
+    assert isinstance(fused, OTFusion) and isinstance(averaged, FedDF) and isinstance(plain, OTFusion)
+    assert fused.aggregation.distillation == averaged.aggregation.distillation == DistillRecipe(7, 0.01, "ensemble")
+    assert averaged.aggregation.fusion is None and fused.aggregation.fusion == config.fusion
+    assert plain.aggregation.distillation is None
 
 
-def test_fusion_settings_refuse_options_that_need_inputs_without_them() -> None:
+def test_a_strategy_whose_recipe_reads_inputs_refuses_to_start_without_them() -> None:
+    model_fn = lambda: torch.nn.Linear(3, 2)  # noqa: E731
     for options in ({"guard": True}, {"anchor": "select"}, {"output_weights": "select"}, {"align": "select"}, {"repair": True}):
-        with pytest.raises(ValueError, match=r"need server-held inputs"):
-            FusionSettings(**options)
+        with pytest.raises(ValueError, match=r"reads server-held inputs"):
+            OTFusion(model_fn, Recipe().data_free().replace(**options))
+    OTFusion(model_fn, Recipe().data_free())  # data-free: no inputs needed
+    with pytest.raises(ValueError, match=r"distils on server-held inputs"):
+        FedDF(model_fn, [])
 
 
-def test_fuse_models_reports_the_choice_and_distils_only_when_asked() -> None:
-    dataset = federation_dataset(TINY)
+def test_aggregate_reports_the_choice_and_distils_only_when_asked() -> None:
+    dataset = server_dataset(TINY)
     clients = train_clients(TINY, dataset, cache=None)
-    inputs = federation_inputs(TINY, dataset)
-    settings = FusionSettings(align="select", anchor="select", output_weights="select", repair=True, guard=True, inputs=inputs)
-    report: dict = {}
-    fused = fuse_models(clients.models, clients.examples, settings, None, report)
-    assert report["chosen"] in report["scores"]
-    distilled = fuse_models(clients.models, clients.examples, settings, DistillSettings(steps=3, lr=1e-3))
+    inputs = server_batches(TINY, dataset)
+    recipe = Recipe(refine=0)
+    fused = run_aggregation(Aggregation("otfusion", recipe, None), clients.models, clients.examples, inputs)
+    assert fused.selection.chosen in fused.selection.scores
+    distilled = run_aggregation(aggregation("otfusion+distill", recipe, DistillRecipe(steps=3, lr=1e-3)),
+                                clients.models, clients.examples, inputs)  # fmt: skip
     x = inputs[0]
-    assert not torch.allclose(fused(x), distilled(x))
+    assert not torch.allclose(fused.model(x), distilled.model(x))
 
 
 def test_the_grid_replays_a_federation_and_caches_its_clients(tmp_path: Path) -> None:
@@ -109,9 +115,9 @@ def test_the_grid_replays_a_federation_and_caches_its_clients(tmp_path: Path) ->
     again = run_federation(job)  # from the cache: the same clients, so the same numbers
     assert [row["accuracy"] for row in again] == [row["accuracy"] for row in rows]
     config = TINY.replace(init="different")
-    dataset = federation_dataset(config)
+    dataset = server_dataset(config)
     clients = train_clients(config, dataset, cache=tmp_path)
-    model, info = aggregate(variants[1], config, dataset, clients, federation_inputs(config, dataset))
+    model, info = aggregate(variants[1], config, dataset, clients, server_batches(config, dataset))
     assert accuracy_of(model, dataset, clients) == rows[1]["accuracy"] and info == {}
 
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from fedot.models import MLPNet
-from strategies.otfusion import FusionSettings, OTFusion
+from fedot.recipe import PAPER, Recipe
+from strategies.otfusion import OTFusion
 from tests.fusion_helpers import permuted_copy
 from tests.support.messages import train_message, train_reply
 
@@ -40,7 +41,7 @@ def test_a_permuted_copy_fuses_back_into_the_same_function() -> None:
     original = model_fn().eval()
     shuffled = permuted_copy(original, SHAPE, seed=3)
     x = torch.randn(32, *SHAPE)
-    plain = OTFusion(model_fn, FusionSettings(align="weights", repair=False))
+    plain = OTFusion(model_fn, PAPER)
     fused = fused_model(plain, replies_for([original, shuffled], [30, 10]))
     torch.testing.assert_close(fused(x), original(x), atol=1e-5, rtol=1e-5)
 
@@ -49,17 +50,26 @@ def test_activation_alignment_with_repair_keeps_identical_models_intact() -> Non
     torch.manual_seed(1)
     original = model_fn().eval()
     inputs = [torch.randn(50, *SHAPE)]
-    strategy = OTFusion(model_fn, FusionSettings(align="activations", repair=True, inputs=inputs))
+    strategy = OTFusion(model_fn, PAPER.replace(align="activations", repair=True), server_inputs=inputs)
     fused = fused_model(strategy, replies_for([original, original, original], [5, 7, 9]))
     x = torch.randn(16, *SHAPE)
     torch.testing.assert_close(fused(x), original(x), atol=1e-4, rtol=1e-4)
 
 
 def test_no_usable_reply_means_no_new_model() -> None:
-    strategy = OTFusion(model_fn, FusionSettings())
+    strategy = OTFusion(model_fn, Recipe().data_free())
     assert strategy.aggregate_train(1, []) == (None, None)
 
 
+def test_the_default_recipe_fuses_a_permuted_copy_back_with_the_guard() -> None:
+    torch.manual_seed(2)
+    original = model_fn().eval()
+    shuffled = permuted_copy(original, SHAPE, seed=4)
+    inputs = [torch.randn(40, *SHAPE)]
+    fused = fused_model(OTFusion(model_fn, Recipe(), server_inputs=inputs), replies_for([original, shuffled], [30, 10]))
+    torch.testing.assert_close(fused(inputs[0]), original(inputs[0]), atol=1e-4, rtol=1e-4)
+
+
 def test_activation_alignment_without_server_inputs_is_refused() -> None:
-    with pytest.raises(ValueError, match="need server-held inputs"):
-        FusionSettings(align="activations", inputs=None)
+    with pytest.raises(ValueError, match="reads server-held inputs"):
+        OTFusion(model_fn, PAPER.replace(align="activations"))

@@ -18,7 +18,7 @@ def test_flags_override_the_toml_file_which_overrides_defaults(tmp_path: Path) -
     file = tmp_path / "run.toml"
     file.write_text('clients = 6\nmodel = "cnn"\n')
     config = parse(["--config", str(file), "--clients", "3", "--no-ot-repair", "--output-dir", str(tmp_path)])
-    assert (config.clients, config.model, config.ot_repair) == (3, "cnn", False)
+    assert (config.clients, config.model, config.fusion.repair) == (3, "cnn", False)
     assert config.output_dir == str(tmp_path.resolve())
 
 

@@ -11,7 +11,7 @@ import torch.fx
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from fedot.fusion.structure import Structure
+from fedot.fusion.groups import Structure
 
 Inputs = Tensor | Iterable[Tensor | Sequence[Tensor]]
 """A tensor of examples, or an iterable of batches (tensors or ``(x, y, …)`` tuples)."""

@@ -13,35 +13,41 @@ Two ground metrics:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from fedot.fusion.activations import ProducerProbe, channel_rows
-from fedot.fusion.structure import AlignedAxis, NeuronGroup, Structure
+from fedot.fusion.groups import AlignedAxis, NeuronGroup, Structure
 from fedot.fusion.transform import transport_axis
-from fedot.fusion.transport import (
-    RowSums,
-    TransportOptions,
-    TransportPlan,
-    cost_from_sums,
-    neuron_marginals,
-    transport_plan,
-)
+from fedot.fusion.transport import RowSums, TransportPlan, cost_from_sums, neuron_marginals, transport_plan
+from fedot.recipe import TransportOptions
+
+Plans = dict[int, TransportPlan]
 
 
-def weight_plans(
-    structure: Structure,
-    state: Mapping[str, Tensor],
-    reference: Mapping[str, Tensor],
-    sizes: Mapping[int, int],
-    options: TransportOptions,
-) -> dict[int, TransportPlan]:
-    """One plan per free group, from incoming weights with past correction.
+@dataclass(frozen=True)
+class Alignment:
+    """One model to align to a reference: what every plan maker reads.
 
-    ``sizes`` are ``state``'s group sizes; ``reference`` has the structure's sizes.
+    ``sizes`` are ``state``'s group widths; ``reference`` has the structure's widths. ``probe``
+    and ``batches`` (the server's inputs) are needed by activation alignment only.
     """
+
+    structure: Structure
+    state: Mapping[str, Tensor]
+    sizes: Mapping[int, int]
+    reference: Mapping[str, Tensor]
+    options: TransportOptions
+    probe: ProducerProbe | None = None
+    batches: Sequence[Tensor] | None = None
+
+
+def weight_plans(task: Alignment) -> Plans:
+    """One plan per free group, from incoming weights with past correction."""
+    structure, state, reference, sizes = task.structure, task.state, task.reference, task.sizes
     reference_sizes = {group.index: group.size for group in structure.groups}
     plans: dict[int, TransportPlan] = {}
     for group in structure.free_groups:
@@ -59,22 +65,18 @@ def weight_plans(
                 f"cannot align neuron group {group.index} from weights: every layer producing it "
                 "reads a group that is not aligned yet; use align='activations'"
             )
-        plans[group.index] = _plan(terms, options)
+        plans[group.index] = _plan(terms, task.options)
     return plans
 
 
-def activation_plans(
-    probe: ProducerProbe,
-    structure: Structure,
-    state: Mapping[str, Tensor],
-    reference: Mapping[str, Tensor],
-    batches: Sequence[Tensor],
-    options: TransportOptions,
-) -> dict[int, TransportPlan]:
+def activation_plans(task: Alignment) -> Plans:
     """One plan per free group, from pre-activations of ``state`` and ``reference`` on ``batches``."""
+    structure, probe = task.structure, task.probe
+    if probe is None or not task.batches:
+        raise ValueError("align='activations' needs inputs=: a tensor or batches of examples")
     sums: dict[int, RowSums] = {}
-    for x in batches:
-        outputs, reference_outputs = probe(state, x), probe(reference, x)
+    for x in task.batches:
+        outputs, reference_outputs = probe(task.state, x), probe(task.reference, x)
         for group in structure.free_groups:
             for producer in group.producers:
                 rows = channel_rows(outputs[producer.node], producer.axis).to(torch.float64)
@@ -84,20 +86,16 @@ def activation_plans(
     for group in structure.free_groups:
         if group.index not in sums:
             raise ValueError(f"neuron group {group.index} has no Linear, Conv or BatchNorm output to measure")
-        plans[group.index] = _plan(sums[group.index], options)
+        plans[group.index] = _plan(sums[group.index], task.options)
     return plans
 
 
-def refine_plans(
-    structure: Structure,
-    state: Mapping[str, Tensor],
-    reference: Mapping[str, Tensor],
-    sizes: Mapping[int, int],
-    plans: Mapping[int, TransportPlan],
-    options: TransportOptions,
-    sweeps: int,
-    seed: int = 0,
-) -> dict[int, TransportPlan]:
+PlanMaker = Callable[[Alignment], Plans]
+PLAN_MAKERS: dict[str, PlanMaker] = {"weights": weight_plans, "activations": activation_plans}
+"""How each alignment method (``Recipe.align``) makes a model's plans; ``"none"`` makes none."""
+
+
+def refine_plans(task: Alignment, plans: Mapping[int, TransportPlan], sweeps: int, seed: int = 0) -> Plans:
     """``plans`` improved by coordinate descent over the groups ("weight matching", Ainsworth et al. 2023).
 
     Each sweep visits the free groups in a seeded random order and recomputes one group's plan
@@ -108,6 +106,7 @@ def refine_plans(
     ``sweeps`` sweeps or the first sweep that changes no plan; a group whose only axes are
     shared with itself keeps its plan.
     """
+    structure, state, reference, sizes = task.structure, task.state, task.reference, task.sizes
     current = dict(plans)
     reference_sizes = {group.index: group.size for group in structure.groups}
     generator = torch.Generator().manual_seed(seed)
@@ -126,7 +125,7 @@ def refine_plans(
                 terms = _accumulate(terms, rows, reference_rows)
             if terms is None:
                 continue
-            plan = _plan(terms, options)
+            plan = _plan(terms, task.options)
             changed = changed or not _same_plan(plan, current.get(group.index))
             current[group.index] = plan
         if not changed:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from fedot.fusion.structure import Structure
+from fedot.fusion.groups import Structure
 
 
 def check_models(models: Sequence[nn.Module], minimum: int = 2) -> None:

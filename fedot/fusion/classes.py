@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fedot.fusion.activations import eval_mode
-from fedot.fusion.structure import Structure
+from fedot.fusion.groups import Structure
 
 
 def class_shares(models: Sequence[nn.Module], shares: Sequence[float], batches: Sequence[Tensor]) -> Tensor:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -25,8 +24,7 @@ from torch import Tensor, nn
 from fedot.fusion.activations import Inputs, as_batches, eval_mode
 from fedot.fusion.checks import check_models, normalised_weights
 from fedot.fusion.repair import reset_batchnorm_statistics
-
-Target = Literal["ensemble", "confident"]
+from fedot.recipe import DistillRecipe
 
 
 def distill(
@@ -35,42 +33,29 @@ def distill(
     weights: Sequence[float] | None = None,
     *,
     inputs: Inputs,
-    steps: int = 100,
-    lr: float = 1e-4,
-    temperature: float = 1.0,
-    batch_size: int = 64,
-    target: Target = "confident",
+    recipe: DistillRecipe = DistillRecipe(),
     seed: int = 0,
 ) -> nn.Module:
-    """A copy of ``student`` trained for ``steps`` Adam steps to match the teachers' predictions.
+    """A copy of ``student`` trained for ``recipe.steps`` Adam steps to match the teachers' predictions.
 
-    The target of an input (``target``, see the module docstring) is the most confident
-    teacher's softmax, or the ``weights``-weighted mean of the teachers' softmax, at
-    ``temperature``; teachers with weight 0 are ignored. The loss is the KL divergence from it to the student's softmax at the same
-    temperature, times ``temperature²``. Batches of ``batch_size`` are drawn from ``inputs``
-    (unlabelled; a tensor or batches) in a seeded order. BatchNorm statistics are re-estimated
-    on ``inputs`` afterwards. Neither the student nor the teachers are modified;
-    ``steps=0`` returns an unchanged copy.
+    The target of an input (``recipe.target``, see the module docstring) is the most confident
+    teacher's softmax, or the ``weights``-weighted mean of the teachers' softmax, at the
+    recipe's temperature; teachers with weight 0 are ignored. The loss is the KL divergence
+    from it to the student's softmax at the same temperature, times temperature². Batches of
+    ``recipe.batch_size`` are drawn from ``inputs`` (unlabelled; a tensor or batches) in a
+    seeded order. BatchNorm statistics are re-estimated on ``inputs`` afterwards. Neither the
+    student nor the teachers are modified.
     """
     check_models(teachers, minimum=1)
     shares = normalised_weights(weights, len(teachers))
-    for name, value, low in (("steps", steps, 0), ("batch_size", batch_size, 1)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{name} must be an integer ≥ {low}, got {value!r}")
-    for name, value in (("lr", lr), ("temperature", temperature)):
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-            raise ValueError(f"{name} must be a number > 0, got {value!r}")
-    if target not in ("ensemble", "confident"):
-        raise ValueError(f"target must be 'ensemble' or 'confident', got {target!r}")
+    steps, lr, temperature, batch_size = recipe.steps, recipe.lr, recipe.temperature, recipe.batch_size
     examples = torch.cat(as_batches(inputs))
-    if target == "ensemble":
+    if recipe.target == "ensemble":
         targets = ensemble_probabilities(teachers, shares, examples, temperature)
     else:
         weighted = [teacher for teacher, share in zip(teachers, shares) if share > 0]
         targets = confident_probabilities(weighted, examples, temperature)
     result = copy.deepcopy(student)
-    if steps == 0:
-        return result
     modes = {module: module.training for module in result.modules()}
     optimizer = torch.optim.Adam(result.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)

@@ -18,7 +18,7 @@ import torch.fx
 from torch import Tensor, nn
 
 from fedot.fusion.activations import channel_rows
-from fedot.fusion.structure import Producer, Structure
+from fedot.fusion.groups import Producer, Structure
 
 Moments = Mapping[str, tuple[Tensor, Tensor]]
 

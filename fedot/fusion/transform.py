@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from fedot.fusion.structure import AlignedAxis, Structure
+from fedot.fusion.groups import AlignedAxis, Structure
 from fedot.fusion.transport import TransportPlan
 
 State = dict[str, Tensor]

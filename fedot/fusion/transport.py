@@ -20,45 +20,13 @@ from torch import Tensor
 Metric = Literal["euclidean", "cosine", "correlation"]
 Solver = Literal["exact", "sinkhorn"]
 MarginalKind = Literal["uniform", "importance"]
+"""The values of ``fedot.recipe.TransportOptions``' fields, as these functions take them."""
 
 IMPORTANCE_FLOOR = 0.01
 """Share of uniform mass mixed into importance marginals, so that no neuron has zero mass."""
 
 SINKHORN_MAX_ITERATIONS = 5000
 EMD_MAX_ITERATIONS = 10_000_000
-
-
-@dataclass(frozen=True)
-class TransportOptions:
-    """How two neuron sets are compared and coupled.
-
-    ``metric``: ``"euclidean"`` distance between feature rows; ``"cosine"`` — the Euclidean
-    distance between the rows scaled to unit length (``sqrt(2 - 2 cos)``); ``"correlation"`` —
-    the same on rows first centred (their mean over features subtracted), i.e.
-    ``sqrt(2 - 2 ρ)`` with ρ the Pearson correlation: for activations, neurons that co-vary
-    across inputs match whatever their offsets and scales. ``squared`` squares any of them. ``marginals``: ``"uniform"``, or ``"importance"`` — mass proportional to each
-    neuron's feature norm. ``solver``: ``"exact"`` OT (a permutation when widths are equal and
-    marginals uniform), or ``"sinkhorn"`` — entropic OT with strength ``reg`` measured in units
-    of the cost matrix's mean entry (``reg=0.01``: nearly hard, ``reg=1``: very soft).
-    """
-
-    metric: Metric = "euclidean"
-    squared: bool = False
-    marginals: MarginalKind = "uniform"
-    solver: Solver = "exact"
-    reg: float = 0.01
-
-    def __post_init__(self) -> None:
-        _check_choice("metric", self.metric, ("euclidean", "cosine", "correlation"))
-        _check_choice("marginals", self.marginals, ("uniform", "importance"))
-        _check_choice("solver", self.solver, ("exact", "sinkhorn"))
-        if self.solver == "sinkhorn" and not self.reg > 0:
-            raise ValueError(f"reg must be positive for the sinkhorn solver, got {self.reg}")
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
 @dataclass(frozen=True)
