@@ -1,6 +1,7 @@
 # fedot's image: its ClientApp and ServerApp with their dependencies and Flower's executables
-# (flower-supernode, flower-superexec, flwr). docker-compose.yml runs the SuperNodes and the
-# SuperLink's ServerApp executor from it; the SuperLink itself runs on Flower's own image.
+# (flower-supernode, flower-superexec, flwr). docker-compose.yml runs the SuperNodes, the
+# SuperLink's ServerApp executor and the Fleet proxy (nginx) from it; the SuperLink itself runs
+# on Flower's own image.
 #
 #   docker build -t fedot:0.1.0 .                                   # CPU torch (the default)
 #   docker build --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu124 -t fedot:0.1.0 .
@@ -20,9 +21,9 @@ ENV PYTHONUNBUFFERED=1 \
     FLWR_TELEMETRY_ENABLED=0 \
     FLWR_DISABLE_UPDATE_CHECK=1
 
-# openssl and ssh-keygen for deploy/make-certs.sh inside the container
+# openssl and ssh-keygen for deploy/make-certs.sh inside the container; nginx for the Fleet proxy
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends openssl openssh-client \
+    && apt-get install -y --no-install-recommends openssl openssh-client nginx \
     && rm -rf /var/lib/apt/lists/*
 
 # torch first, from the chosen wheel index, so that a code change does not reinstall it

@@ -5,8 +5,8 @@
 
 Both engines run the identical federation (digits, MLP, one-shot OT fusion, the
 same seeds), so they must also reach the identical accuracy. The deployment is
-a TLS SuperLink with one SuperNode per client on this machine
-(``fedot.deploy.LocalDeployment``); the simulation is ``fedot.simulate``'s own
+a TLS SuperLink with one SuperNode per client on this machine, the SuperNodes
+connecting through the Fleet proxy (``fedot.deploy.LocalDeployment``); the simulation is ``fedot.simulate``'s own
 SuperLink with Ray. Reported per run, from the ServerApp's ``events.jsonl``:
 
 - round: from sending the training messages to the global model's evaluation
@@ -65,7 +65,7 @@ def run_deployment(config: RunConfig, output: Path) -> dict[str, float]:
     with LocalDeployment(config.clients, tls=True) as deployment:
         deployment.wait_for_nodes(120)
         submitted = time.perf_counter()
-        status = run_and_wait(deployment.superlink, config, log_path=output / "flower.log", timeout=600)
+        status = run_and_wait(deployment.superlink.connection, config, log_path=output / "flower.log", timeout=600)
         run = time.perf_counter() - submitted
     if not status.succeeded:
         raise RuntimeError(f"deployment run ended as {status}")

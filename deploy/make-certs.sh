@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make the TLS files of a fedot federation: a CA, the SuperLink's certificate signed by it,
-# and (optionally) one SuperNode authentication key pair per node.
+# Make the TLS files of a fedot federation: a CA, the SuperLink's certificate signed by it, the
+# secret the SuperLink shares with its ServerApp executor, and (optionally) one SuperNode
+# authentication key pair per node.
 #
 #   deploy/make-certs.sh [-o DIR] [-n NAME]... [-k N] [-d DAYS] [-f]
 #
@@ -16,11 +17,14 @@
 #
 # Writes one folder per audience, so each machine or container gets only what it needs:
 #   ca.key                       the CA's private key: keep it here (it signs certificates)
+#   superexec.secret             shared by the SuperLink and its ServerApp executor only (the
+#                                SuperLink refuses any executor without it); stays on its host
 #   public/ca.crt                the CA certificate: every SuperNode, the ServerApp executor and
 #                                everyone who runs `flwr` or `python -m fedot.deploy run`
 #   superlink/                   the SuperLink's only: ca.crt, server.pem, server.key
 #   supernodes/supernode-<i>     node i's private key (supernode-<i>.pub: register it)
-# Private keys are created with mode 0600. Never commit them (deploy/certs/ is git-ignored).
+# Private keys and the secret have mode 0600, also when -f replaces files that had another mode.
+# Never commit them (deploy/certs/ is git-ignored).
 set -euo pipefail
 
 out="$(cd "$(dirname "$0")" && pwd)/certs"
@@ -62,6 +66,8 @@ cn="${names[0]:-localhost}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 umask 077
+# New files get the umask's 0600; files being replaced (-f) would keep their old mode.
+rm -f "$out/ca.key" "$out/superlink/server.key" "$out/superexec.secret"
 openssl ecparam -name prime256v1 -genkey -noout -out "$out/ca.key"
 openssl req -x509 -new -key "$out/ca.key" -sha256 -days "$days" -subj "/CN=fedot federation CA" \
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
@@ -77,6 +83,8 @@ EXT
 openssl x509 -req -in "$tmp/server.csr" -CA "$out/public/ca.crt" -CAkey "$out/ca.key" -CAcreateserial \
   -CAserial "$tmp/ca.srl" -days "$days" -sha256 -extfile "$tmp/server.ext" -out "$out/superlink/server.pem" 2>/dev/null
 cp "$out/public/ca.crt" "$out/superlink/ca.crt"
+head -c 32 /dev/urandom > "$out/superexec.secret"
+chmod 600 "$out/ca.key" "$out/superlink/server.key" "$out/superexec.secret"
 chmod 755 "$out/public" "$out/superlink"
 chmod 644 "$out/public/ca.crt" "$out/superlink/ca.crt" "$out/superlink/server.pem"
 
@@ -89,6 +97,7 @@ done
 openssl verify -CAfile "$out/public/ca.crt" "$out/superlink/server.pem" >/dev/null
 echo "wrote to $out:"
 echo "  ca.key                  the CA's key: keep it here, it signs new SuperLink certificates"
+echo "  superexec.secret        the SuperLink's and its ServerApp executor's shared secret: keep it here"
 echo "  public/ca.crt           the CA certificate: every SuperNode machine and every flwr / fedot.deploy user"
 echo "  superlink/              the SuperLink's certificate for $san"
 if (( keys > 0 )); then

@@ -2,8 +2,10 @@
 
 Shared by ``fedot.simulate`` (a private simulation SuperLink) and
 ``fedot.deploy`` (a Deployment Engine SuperLink, here or elsewhere): the
-ServerApp writes results into the run's output folder; these functions wait for
-the run, show its progress and print the comparison table.
+ServerApp writes results.json into the run's output folder; these functions
+wait for the run, show its progress, write the command's own timings beside it
+(timings.json: only the command knows its wall time, SuperLink and Ray start-up
+included) and print the comparison table.
 """
 
 from __future__ import annotations
@@ -16,16 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from fedot.config import RunConfig
+from fedot.flower.connection import Connection, RunStatus
+from fedot.flower.toml import ConfigValue
 from fedot.progress import ProgressView
 from fedot.results import RESULTS_FILE, StrategyReport, format_table
-from fedot.superlink import ConfigValue, LocalSuperLink, RunStatus
 
 APP_DIR = Path(__file__).resolve().parents[1]
 """fedot's Flower App: the source tree whose pyproject.toml declares the ServerApp and ClientApp."""
 
+TIMINGS_FILE = "timings.json"
+"""The launching command's wall time and overhead ratio, beside the ServerApp's results.json."""
+
 
 def run_and_wait(
-    superlink: LocalSuperLink,
+    connection: Connection,
     config: RunConfig,
     *,
     app_dir: Path = APP_DIR,
@@ -36,7 +42,7 @@ def run_and_wait(
     while_running: Callable[[], None] | None = None,
     federation_config: Mapping[str, ConfigValue] | None = None,
 ) -> RunStatus:
-    """Submit fedot's app with ``config`` to ``superlink``; wait until the run ends or ``timeout`` passes.
+    """Submit fedot's app with ``config`` on ``connection``; wait until the run ends or ``timeout`` passes.
 
     The ServerApp's log streams into ``log_path`` (and to stdout with ``echo``);
     ``progress_events`` (an ``events.jsonl`` this machine can read) shows live
@@ -45,8 +51,8 @@ def run_and_wait(
     is stopped and its status returned, so the caller always gets a final answer
     unless the SuperLink itself is gone.
     """
-    run_id = superlink.submit(app_dir, config.to_flower(), federation_config)
-    follower = superlink.follow(run_id, log_path)
+    run_id = connection.submit(app_dir, config.to_flower(), federation_config)
+    follower = connection.follow(run_id, log_path)
     view = ProgressView(progress_events, config.rounds) if progress_events else None
     deadline = None if timeout is None else time.monotonic() + timeout
     shown = 0
@@ -61,16 +67,16 @@ def run_and_wait(
             if while_running:
                 while_running()
             if deadline is not None and time.monotonic() > deadline:
-                superlink.stop_run(run_id)
+                connection.stop_run(run_id)
                 break
             if time.monotonic() > next_check:  # the log stream may outlive a lost connection
-                status = superlink.status(run_id)
+                status = connection.status(run_id)
                 if status.finished:
                     break
                 next_check = time.monotonic() + 10.0
             time.sleep(0.2)
     except KeyboardInterrupt:
-        superlink.stop_run(run_id)
+        connection.stop_run(run_id)
         raise
     finally:
         if view:
@@ -80,13 +86,13 @@ def run_and_wait(
         if echo:
             _echo_new(log_path, shown)
     for _ in range(50):  # the status turns "finished" a moment after the log stream ends
-        status = superlink.status(run_id)
+        status = connection.status(run_id)
         if status.finished:
             break
         time.sleep(0.2)
     assert status is not None
     if deadline is not None and time.monotonic() > deadline and not status.succeeded:
-        return RunStatus(run_id, status.status, f"gave up after {timeout:.0f} s; {status.details}".strip())
+        return status.noted(f"gave up after {timeout:.0f} s")
     return status
 
 
@@ -103,38 +109,43 @@ def _echo_new(path: Path, offset: int) -> int:
     return offset + len(chunk)
 
 
-def status_ok(status: str, output: Path) -> bool:
+def status_ok(status: RunStatus, output: Path) -> bool:
     """Whether the run completed with results; otherwise explain where to look."""
-    if status.startswith("finished:completed") and (output / RESULTS_FILE).exists():
+    if status.succeeded and (output / RESULTS_FILE).exists():
         return True
     log = output / "flower.log"
     tail = log.read_text(errors="replace")[-2500:] if log.exists() else ""
-    print(f"error: the Flower run ended as {status!r} without results.\n{tail}", file=sys.stderr)
+    print(f"error: the Flower run ended as {status} without results.\n{tail}", file=sys.stderr)
     return False
 
 
-def finish_results(output: Path, wall_seconds: float) -> dict[str, Any]:
-    """Add the command's wall time and its overhead ratio to results.json; return the document."""
-    path = output / RESULTS_FILE
-    results = json.loads(path.read_text())
-    timings = [entry["timings"] for entry in results["strategies"].values()]
-    work = sum(t["client_training_seconds"] + t["aggregation_seconds"] for t in timings)
-    results["timings"] = {
+def command_timings(reports: list[StrategyReport], wall_seconds: float) -> dict[str, Any]:
+    """The command's wall time against the work it paid for: every strategy's client training and aggregation.
+
+    ``overhead_ratio`` = wall time ÷ (clients' training + aggregation seconds), the
+    figure BENCHMARKS.md reports; below 1 when clients train in parallel.
+    """
+    training = sum(report.summary()["timings"]["client_training_seconds"] for report in reports)
+    aggregation = sum(report.summary()["timings"]["aggregation_seconds"] for report in reports)
+    work = training + aggregation
+    return {
         "total_wall_seconds": wall_seconds,
-        "client_training_seconds": sum(t["client_training_seconds"] for t in timings),
-        "aggregation_seconds": sum(t["aggregation_seconds"] for t in timings),
+        "client_training_seconds": training,
+        "aggregation_seconds": aggregation,
         "overhead_ratio": wall_seconds / work if work > 0 else None,
     }
-    path.write_text(json.dumps(results, indent=2))
-    return results
 
 
 def report_results(status: RunStatus, output: Path, wall_seconds: float) -> int:
-    """Print the comparison table of a finished run (after adding its wall time); the exit code."""
-    if not status_ok(f"{status.status} {status.details}".strip(), output):
+    """Print the comparison table of a finished run and write the command's timings; the exit code."""
+    if not status_ok(status, output):
         return 1
-    results = finish_results(output, wall_seconds)
+    results = json.loads((output / RESULTS_FILE).read_text())
     reports = [StrategyReport.from_dict(entry) for entry in results["strategies"].values()]
+    timings = command_timings(reports, wall_seconds)
+    (output / TIMINGS_FILE).write_text(json.dumps(timings, indent=2))
+    ratio = timings["overhead_ratio"]
     print("\n" + format_table(reports))
-    print(f"\nwall time {wall_seconds:.1f} s · results in {output}")
+    print(f"\nwall time {wall_seconds:.1f} s" + (f" (overhead ratio {ratio:.2f})" if ratio is not None else "")
+          + f" · results in {output}")
     return 0 if not any(report.error for report in reports) else 1

@@ -28,8 +28,11 @@ from fedot.data import DatasetUnavailableError
 from fedot.data.partition_report import format_label_histogram, label_histogram
 from fedot.federation import client_partitions, run_dataset
 from fedot.flags import add_flag, given
+from fedot.flower.connection import RunStatus
+from fedot.flower.lifetime import run_stoppably
+from fedot.flower.superlink import LocalSuperLink
+from fedot.flower.tools import FlowerNotInstalled
 from fedot.runs import APP_DIR, report_results, run_and_wait
-from fedot.superlink import LocalSuperLink, RunStatus
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +68,14 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the federation the arguments describe; 0 when every strategy finished its rounds."""
+    """Run the federation the arguments describe; 0 when every strategy finished its rounds.
+
+    SIGTERM and SIGHUP stop it as Ctrl-C does: the run, the SuperLink, Ray and the private FLWR_HOME go.
+    """
+    return run_stoppably(lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     started = time.perf_counter()
     parser = build_parser()
     config = config_from_args(parser, parser.parse_args(argv))
@@ -80,7 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ValueError as error:
         parser.error(str(error))
-    status = run_federation(config, output)
+    try:
+        status = run_federation(config, output)
+    except FlowerNotInstalled as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return report_results(status, output, time.perf_counter() - started)
 
 
@@ -104,7 +118,7 @@ def run_federation(config: RunConfig, output: Path, app_dir: Path = APP_DIR) -> 
     output.mkdir(parents=True, exist_ok=True)
     with LocalSuperLink(simulation=True, ray_address=config.ray_address or None) as superlink:
         return run_and_wait(
-            superlink, config, app_dir=app_dir, log_path=output / "flower.log",
+            superlink.connection, config, app_dir=app_dir, log_path=output / "flower.log",
             progress_events=output / "events.jsonl", federation_config=federation_config(config),
         )
 

@@ -26,7 +26,7 @@ from flwr.superlink.cli.flower_superlink import _parse_args_run_superlink
 from flwr.supernode.cli.flower_supernode import _parse_args_run_supernode
 
 from fedot.deploy.cli import build_parser
-from fedot.superlink import supernode_command
+from fedot.flower.supernode import supernode_command
 from tests.support.flower_apps import ROOT
 
 BASE = ROOT / "docker-compose.yml"
@@ -171,16 +171,36 @@ def test_docker_compose_config_accepts_every_combination(names: tuple[str, ...],
 # What the containers run
 
 
-def test_superlink_is_flowers_pinned_image_with_one_tls_port() -> None:
+def test_superlink_is_flowers_pinned_image_with_one_tls_port_on_this_host_only() -> None:
     config = project((), {})
     superlink = config["services"]["superlink"]
     assert superlink["image"] == f"flwr/superlink:{flwr.__version__}"
     args = _parse_args_run_superlink().parse_args(superlink["command"])
     assert (args.isolation, args.host, args.port) == ("process", "0.0.0.0", 9092)
     assert args.runtime_dependency_install is False and not args.insecure and not args.simulation
-    assert superlink["ports"] == ["9092:9092"]
+    assert superlink["ports"] == ["127.0.0.1:9093:9092"]  # Control and Runtime APIs: this host (and SSH tunnels)
     for path in (args.ssl_ca_certfile, args.ssl_certfile, args.ssl_keyfile):
         assert mounted(superlink, path) == "./deploy/certs/superlink", path
+    assert args.superexec_auth_secret_file == "/run/secrets/superexec" and superlink["secrets"] == ["superexec"]
+    assert config["secrets"] == {"superexec": {"file": "./deploy/certs/superexec.secret"}}
+
+
+@pytest.mark.parametrize("names", COMBINATIONS, ids=lambda names: "+".join(names) or "base")
+def test_only_the_fleet_proxy_is_published_beyond_this_host(names: tuple[str, ...]) -> None:
+    env = REMOTE_ENV if "remote" in names else {}
+    for name, service in project(names, env)["services"].items():
+        for port in service.get("ports", []):
+            assert name == "fleet-proxy" or port.startswith("127.0.0.1:"), (name, port)
+
+
+def test_fleet_proxy_forwards_to_the_superlink_with_its_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = project((), {})["services"]["fleet-proxy"]
+    args = fedot_args(proxy, monkeypatch)
+    assert (args.command, args.superlink, args.listen) == ("fleet-proxy", "superlink:9092", "0.0.0.0:9092")
+    assert not args.insecure
+    assert proxy["ports"] == ["9092:9092"]
+    assert mounted(proxy, str(args.certs / "server.key")) == "./deploy/certs/superlink"
+    assert "secrets" not in proxy  # the executor's secret stays with the SuperLink and the executor
 
 
 def test_supernodes_get_one_partition_each_from_one_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,12 +230,16 @@ def test_serverapp_executor_reaches_the_superlink_and_writes_results_to_a_volume
     assert mounted(serverapp, str(args.root_certificates)) == "./deploy/certs/public"
     assert mounted(serverapp, "/app/fedot-runs/run-1") == "./runs"  # the ServerApp's default output folder
     assert environment(serverapp)["FEDOT_SUPERNODES"] == "3"
+    assert (str(args.superexec_secret), serverapp["secrets"]) == ("/run/secrets/superexec", ["superexec"])
 
 
 def test_insecure_override_turns_tls_off_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     services = project(("insecure",), {})["services"]
     args = _parse_args_run_superlink().parse_args(services["superlink"]["command"])
     assert args.insecure and args.ssl_certfile is None
+    assert args.superexec_auth_secret_file == "/run/secrets/superexec"  # no TLS, but still no fake executors
+    proxy = fedot_args(services["fleet-proxy"], monkeypatch)
+    assert proxy.insecure and proxy.certs is None
     for name in ("serverapp", "supernode"):
         parsed = fedot_args(services[name], monkeypatch)
         assert parsed.insecure and parsed.root_certificates is None, name
@@ -225,6 +249,7 @@ def test_auth_override_needs_registered_keys(monkeypatch: pytest.MonkeyPatch) ->
     services = project(("auth",), {})["services"]
     args = _parse_args_run_superlink().parse_args(services["superlink"]["command"])
     assert args.enable_supernode_auth and args.ssl_keyfile == "/app/certs/server.key"
+    assert args.superexec_auth_secret_file == "/run/secrets/superexec"
     supernode = services["supernode"]
     parsed = fedot_args(supernode, monkeypatch)
     assert mounted(supernode, str(parsed.auth_key_dir / "supernode-0")) == "./deploy/certs/supernodes"

@@ -13,7 +13,7 @@ from clients.client_app import release_gpu_memory
 from fedot.config import RunConfig
 from fedot.messages import TrainMetrics
 from fedot.simulate import check_gpus, federation_config
-from fedot.superlink import config_string
+from fedot.flower.toml import config_string
 
 
 @pytest.mark.parametrize(("cpus", "gpus"), [(1, 0.0), (2, 0.25), (4, 1.0)])

@@ -17,12 +17,13 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The default federation (digits, MLP, 4 clients, Dirichlet 0.5, one-shot), clients from different inits."""
     output = tmp_path_factory.mktemp("default-run")
     assert main(["--init", "different", "--output-dir", str(output)]) == 0
-    return json.loads((output / "results.json").read_text()) | {"output": str(output)}
+    timings = json.loads((output / "timings.json").read_text())
+    return json.loads((output / "results.json").read_text()) | {"output": str(output), "command_timings": timings}
 
 
 def test_default_run_writes_results_csv_and_plots(default_run: dict) -> None:
     output = Path(default_run["output"])
-    for name in ("results.json", "rounds.csv", "accuracy.png", "partitions.png", "flower.log"):
+    for name in ("results.json", "timings.json", "rounds.csv", "accuracy.png", "partitions.png", "flower.log"):
         assert (output / name).stat().st_size > 0, name
     assert RunConfig.from_flower(default_run["config"]).init == "different"
     assert set(default_run["strategies"]) == {"otfusion", "fedavg"}
@@ -33,7 +34,12 @@ def test_default_run_writes_results_csv_and_plots(default_run: dict) -> None:
         assert 0 <= final["accuracy"] <= 1 and final["loss"] > 0
         assert len(final["clients"]) == 4 and final["ensemble_accuracy"] is not None
         assert report["timings"]["client_training_seconds"] > 0
-    assert default_run["timings"]["total_wall_seconds"] > 0
+    timings = default_run["command_timings"]
+    work = sum(r["timings"]["client_training_seconds"] + r["timings"]["aggregation_seconds"]
+               for r in default_run["strategies"].values())
+    assert timings["total_wall_seconds"] > max(r["timings"]["wall_seconds"] for r in default_run["strategies"].values())
+    assert timings["overhead_ratio"] == pytest.approx(timings["total_wall_seconds"] / work)
+    assert "timings" not in default_run  # results.json is the ServerApp's alone
     rows = (output / "rounds.csv").read_text().splitlines()
     assert len(rows) == 1 + 2 * 2  # header + (round 0, round 1) per strategy
 

@@ -3,10 +3,10 @@
 The ServerApp and ClientApp are the ones ``python -m fedot.simulate`` runs; only
 the engine differs. Subcommands:
 
-- ``local``: start a SuperLink and one SuperNode per client on this machine (TLS
-  by default), run the federation the RunConfig flags describe, print the
-  results and stop everything — or, with ``--serve``, keep the topology up for
-  ``flwr run . fedot`` by hand.
+- ``local``: start a SuperLink, its Fleet proxy and one SuperNode per client on
+  this machine (TLS by default), run the federation the RunConfig flags
+  describe, print the results and stop everything — or, with ``--serve``, keep
+  the topology up for ``flwr run . fedot`` by hand.
 - ``run``: submit the federation to a SuperLink that runs elsewhere (docker
   compose, another machine), stream its log and wait for the outcome.
 - ``node``: start one SuperNode for a partition (what the docker image runs);
@@ -14,6 +14,8 @@ the engine differs. Subcommands:
 - ``serverapp``: start the SuperExec that runs ServerApps for a SuperLink
   started with ``--isolation process`` (the ``serverapp`` compose service).
 - ``register``: register SuperNode public keys (SuperNode authentication).
+- ``fleet-proxy``: nginx in front of a SuperLink, forwarding only the Fleet API
+  (the ``fleet-proxy`` compose service).
 
 Unencrypted connections happen only with ``--insecure``, and print a warning.
 """

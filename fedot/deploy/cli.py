@@ -11,12 +11,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fedot.deploy.containers import INSECURE_WARNING, register_keys, run_node, run_serverapp_executor
+from fedot.deploy.containers import (
+    INSECURE_WARNING,
+    register_keys,
+    run_fleet_proxy,
+    run_node,
+    run_serverapp_executor,
+)
 from fedot.deploy.local import LocalDeployment
-from fedot.superlink import CONNECTION, RemoteSuperLink
+from fedot.flower.connection import CONNECTION, Connection
+from fedot.flower.lifetime import run_stoppably
 
 if TYPE_CHECKING:
     from fedot.config import RunConfig
+
+EXPOSED_WARNING = (
+    "WARNING: --no-fleet-proxy: the SuperNodes reach the SuperLink directly, so whoever reaches its port "
+    "also reaches its Control API (submit runs: code on this machine; register SuperNodes) and Runtime API. "
+    "Use it only on a machine nobody else can reach."
+)
 
 
 def run_local(args: argparse.Namespace, config: RunConfig) -> int:
@@ -26,20 +39,24 @@ def run_local(args: argparse.Namespace, config: RunConfig) -> int:
 
     if args.insecure:
         print(INSECURE_WARNING, file=sys.stderr, flush=True)
+    if not args.fleet_proxy:
+        print(EXPOSED_WARNING, file=sys.stderr, flush=True)
     started = time.perf_counter()
     output = Path(config.output_dir)
     with LocalDeployment(config.clients, tls=not args.insecure, supernode_auth=args.auth, port=args.port,
-                         max_retries=args.max_retries) as deployment:
-        print(f"fedot: SuperLink at {deployment.address} ({'TLS' if deployment.tls else 'insecure'}"
-              f"{', SuperNode authentication' if args.auth else ''}), {config.clients} SuperNodes", flush=True)
+                         fleet_proxy=args.fleet_proxy, max_retries=args.max_retries) as deployment:
+        fleet = f"; SuperNodes at {deployment.fleet_address} (Fleet API only)" if deployment.proxy else ""
+        print(f"fedot: SuperLink at {deployment.superlink.address}{fleet} "
+              f"({'TLS' if deployment.tls else 'insecure'}{', SuperNode authentication' if args.auth else ''}), "
+              f"{config.clients} SuperNodes", flush=True)
         deployment.wait_for_nodes(args.node_wait)
         if args.serve:
             return _serve(deployment)
         output.mkdir(parents=True, exist_ok=True)
         print(f"fedot: {describe(config)}\nresults → {output}", flush=True)
         show_partitions(config)
-        status = run_and_wait(deployment.superlink, config, log_path=output / "flower.log", timeout=args.timeout,
-                              progress_events=output / "events.jsonl")
+        status = run_and_wait(deployment.superlink.connection, config, log_path=output / "flower.log",
+                              timeout=args.timeout, progress_events=output / "events.jsonl")
     return report_results(status, output, time.perf_counter() - started)
 
 
@@ -50,7 +67,8 @@ def _serve(deployment: LocalDeployment) -> int:
         f"  FLWR_HOME={home} flwr run . {CONNECTION} --run-config \"strategy='otfusion' "
         f"clients={deployment.num_supernodes} output-dir='{Path.cwd() / 'runs' / 'by-hand'}'\"\n"
         f"  FLWR_HOME={home} flwr log <run-id> {CONNECTION} --stream\n\n"
-        f"Ctrl-C stops the SuperLink and the SuperNodes.", flush=True,
+        f"More SuperNodes connect to {deployment.fleet_address}. "
+        f"Ctrl-C (or SIGTERM) stops the SuperLink and the SuperNodes.", flush=True,
     )
     try:
         while all(node.poll() is None for node in deployment.supernodes):
@@ -67,9 +85,9 @@ def run_remote(args: argparse.Namespace, config: RunConfig) -> int:
 
     if args.insecure:
         print(INSECURE_WARNING, file=sys.stderr, flush=True)
-    link = RemoteSuperLink(args.superlink, root_certificates=args.root_certificates)
+    link = Connection(args.superlink, root_certificates=args.root_certificates)
     try:
-        link.start()
+        link.open()
         where = config.output_dir or "~/fedot-runs/run-<id> (in the compose setup: ./runs on the SuperLink host)"
         print(f"fedot: submitting to {args.superlink}; results → {where} on the ServerApp's machine", flush=True)
         status = run_and_wait(link, config, log_path=link.home / "flower.log", timeout=args.timeout, echo=True)
@@ -77,8 +95,8 @@ def run_remote(args: argparse.Namespace, config: RunConfig) -> int:
         print(f"fedot: error: {error}", file=sys.stderr)
         return 1
     finally:
-        link.stop()
-    print(f"\nfedot: run {status.run_id} ended as {status.status} {status.details}".rstrip(), flush=True)
+        link.close()
+    print(f"\nfedot: run {status.run_id} ended as {status}", flush=True)
     return 0 if status.succeeded else 1
 
 
@@ -111,7 +129,11 @@ def build_parser(with_run_config: bool = True) -> argparse.ArgumentParser:
     )
     local.add_argument("--insecure", action="store_true", help="no TLS (prints a warning)")
     local.add_argument("--auth", action="store_true", help="SuperNode authentication (one registered key per node)")
-    local.add_argument("--port", type=int, default=None, help="SuperLink port (default: a free one)")
+    local.add_argument("--port", type=int, default=None,
+                       help="the SuperNodes' port, the Fleet proxy's (default: a free one)")
+    local.add_argument("--no-fleet-proxy", dest="fleet_proxy", action="store_false",
+                       help="no nginx in front of the SuperLink: SuperNodes connect to it directly, which exposes "
+                            "its Control and Runtime APIs on the same port (prints a warning)")
     local.add_argument("--serve", action="store_true", help="keep the topology up for `flwr run` by hand until Ctrl-C")
     local.add_argument("--node-wait", type=float, default=120.0, help="seconds to wait for all SuperNodes to connect")
     local.add_argument("--max-retries", type=int, default=10, help="SuperNode reconnection attempts before it exits")
@@ -148,6 +170,21 @@ def build_parser(with_run_config: bool = True) -> argparse.ArgumentParser:
 
     serverapp = commands.add_parser("serverapp", help="run the SuperLink's ServerApps (flower-superexec)")
     _connection(serverapp)
+    serverapp.add_argument("--superexec-secret", type=Path, default=_env_path("FEDOT_SUPEREXEC_SECRET"),
+                           help="the secret file the SuperLink was given (--superexec-auth-secret-file): "
+                                "without it the SuperLink refuses this executor [FEDOT_SUPEREXEC_SECRET]")
+
+    proxy = commands.add_parser("fleet-proxy", help="nginx in front of a SuperLink, forwarding only the Fleet API")
+    proxy.add_argument("--superlink", default=os.environ.get("FEDOT_SUPERLINK") or None,
+                       help="the SuperLink's host:port on the private network [FEDOT_SUPERLINK]")
+    proxy.add_argument("--listen", default=os.environ.get("FEDOT_FLEET_LISTEN") or "0.0.0.0:9092",
+                       help="where SuperNodes connect [FEDOT_FLEET_LISTEN; default 0.0.0.0:9092]")
+    proxy.add_argument("--certs", type=Path, default=_env_path("FEDOT_PROXY_CERTS"),
+                       help="the SuperLink's certificate folder (superlink/ of deploy/make-certs.sh: ca.crt, "
+                            "server.pem, server.key) [FEDOT_PROXY_CERTS]")
+    proxy.add_argument("--insecure", action="store_true",
+                       default=os.environ.get("FEDOT_INSECURE", "").lower() in ("1", "true", "yes"),
+                       help="no TLS, like the SuperLink behind it [FEDOT_INSECURE=1]")
 
     register = commands.add_parser("register", help="register SuperNode public keys with a SuperLink")
     _connection(register)
@@ -189,6 +226,19 @@ def _check_connection(parser: argparse.ArgumentParser, args: argparse.Namespace)
             parser.error("SuperNode authentication needs TLS: --root-certificates, not --insecure")
 
 
+def _check_proxy(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The SuperLink's address, and exactly one of its certificate folder or an explicit --insecure."""
+    if not args.superlink:
+        parser.error("the SuperLink's address is missing: --superlink host:port (or FEDOT_SUPERLINK)")
+    if args.insecure == (args.certs is not None):
+        parser.error("pass exactly one of --insecure and the SuperLink's certificate folder "
+                     "(--certs, FEDOT_PROXY_CERTS)")
+    if args.certs is not None:
+        for name in ("ca.crt", "server.pem", "server.key"):
+            if not (args.certs / name).is_file():
+                parser.error(f"--certs {args.certs} lacks {name}: use the superlink/ folder of deploy/make-certs.sh")
+
+
 def _toml_has(path: Path, key: str) -> bool:
     import tomllib
 
@@ -212,10 +262,18 @@ def _env_path(name: str) -> Path | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a subcommand; SIGTERM and SIGHUP stop it as Ctrl-C does (everything it started is stopped)."""
+    return run_stoppably(lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # Only `local` and `run` need the RunConfig flags, whose import (torch) takes seconds.
     parser = build_parser(with_run_config=bool(argv) and argv[0] in FEDERATION_COMMANDS)
     args = parser.parse_args(argv)
+    if args.command == "fleet-proxy":
+        _check_proxy(parser, args)
+        return run_fleet_proxy(args)
     if args.command != "local":
         _check_connection(parser, args)
     if args.command == "node":

@@ -1,6 +1,7 @@
-"""What a container (or any machine) of a deployment runs: one SuperNode, the ServerApp executor, key registration.
+"""What a container (or any machine) of a deployment runs: one SuperNode, the ServerApp executor, key registration,
+the Fleet proxy.
 
-``docker-compose.yml`` starts these through ``python -m fedot.deploy node|serverapp|register``.
+``docker-compose.yml`` starts these through ``python -m fedot.deploy node|serverapp|register|fleet-proxy``.
 """
 
 from __future__ import annotations
@@ -12,10 +13,16 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from fedot.superlink import QUIET_ENV, RemoteSuperLink, supernode_command
+from fedot.flower.connection import Connection
+from fedot.flower.fleet_proxy import ProxyNotInstalled, nginx_command, write_config
+from fedot.flower.superlink import TLSFiles
+from fedot.flower.supernode import supernode_command
+from fedot.flower.tools import FlowerNotInstalled, flower_env, flower_tool
 
 INSECURE_WARNING = (
     "WARNING: --insecure: traffic between SuperNodes, the SuperLink and the flwr CLI is "
@@ -88,11 +95,15 @@ def run_node(args: argparse.Namespace) -> int:
         return 2
     if args.insecure:
         print(INSECURE_WARNING, file=sys.stderr, flush=True)
-    command = supernode_command(
-        args.superlink, {"partition-id": partition, "num-partitions": args.num_partitions},
-        port=args.port, root_certificates=args.root_certificates, auth_private_key=key,
-        max_retries=args.max_retries, max_wait_time=args.max_wait_time,
-    )
+    try:
+        command = supernode_command(
+            args.superlink, {"partition-id": partition, "num-partitions": args.num_partitions},
+            port=args.port, root_certificates=args.root_certificates, auth_private_key=key,
+            max_retries=args.max_retries, max_wait_time=args.max_wait_time,
+        )
+    except FlowerNotInstalled as error:
+        print(f"fedot: error: {error}", file=sys.stderr)
+        return 2
     print(f"fedot: SuperNode for partition {partition} of {args.num_partitions} → SuperLink {args.superlink}",
           file=sys.stderr, flush=True)
     code = _run_forwarding_signals(command)
@@ -116,14 +127,14 @@ def run_node(args: argparse.Namespace) -> int:
 
 
 def _run_forwarding_signals(command: list[str]) -> int:
-    """Run ``command``; pass SIGTERM/SIGINT on to it (container stop); return its exit code."""
-    child = subprocess.Popen(command, env={**os.environ, **QUIET_ENV})
+    """Run ``command``; pass SIGTERM/SIGINT on to it (container stop; SIGHUP as SIGTERM); return its exit code."""
+    child = subprocess.Popen(command, env=flower_env())
 
     def forward(signum: int, _frame: Any) -> None:
         if child.poll() is None:
-            child.send_signal(signum)
+            child.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
 
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     try:
         return child.wait()
     finally:
@@ -133,28 +144,51 @@ def _run_forwarding_signals(command: list[str]) -> int:
 
 def run_serverapp_executor(args: argparse.Namespace) -> int:
     """Replace this process with ``flower-superexec`` serving the SuperLink's Runtime API."""
-    command = ["flower-superexec", "--runtime-api-address", args.superlink]
+    try:
+        command = [flower_tool("flower-superexec"), "--runtime-api-address", args.superlink]
+    except FlowerNotInstalled as error:
+        print(f"fedot: error: {error}", file=sys.stderr)
+        return 2
     if args.root_certificates:
         command += ["--root-certificates", str(args.root_certificates)]
     else:
         print(INSECURE_WARNING, file=sys.stderr, flush=True)
         command.append("--insecure")
+    if args.superexec_secret is not None:
+        command += ["--superexec-auth-secret-file", str(args.superexec_secret)]
     print(f"fedot: running ServerApps for the SuperLink at {args.superlink}", file=sys.stderr, flush=True)
-    os.environ.update(QUIET_ENV)
-    os.execvp(command[0], command)
+    os.execve(command[0], command, flower_env())
+    return 1  # not reached
+
+
+def run_fleet_proxy(args: argparse.Namespace) -> int:
+    """Replace this process with nginx forwarding only the Fleet API from ``--listen`` to ``--superlink``."""
+    tls = None
+    if args.certs is not None:
+        tls = TLSFiles(ca=args.certs / "ca.crt", cert=args.certs / "server.pem", key=args.certs / "server.key")
+    else:
+        print(INSECURE_WARNING, file=sys.stderr, flush=True)
+    try:
+        command = nginx_command(write_config(Path(tempfile.mkdtemp(prefix="fedot-proxy-")), args.listen,
+                                             args.superlink, tls))
+    except ProxyNotInstalled as error:
+        print(f"fedot: error: {error}", file=sys.stderr)
+        return 2
+    print(f"fedot: Fleet API only: {args.listen} → SuperLink {args.superlink}", file=sys.stderr, flush=True)
+    os.execv(command[0], command)
     return 1  # not reached
 
 
 def register_keys(args: argparse.Namespace) -> int:
     """Register SuperNode public keys with a SuperLink; print ``key → node id``."""
-    link = RemoteSuperLink(args.superlink, root_certificates=args.root_certificates)
+    link = Connection(args.superlink, root_certificates=args.root_certificates)
     try:
-        link.start()
+        link.open()
         for key in args.keys:
             print(f"{key} → node id {link.register_supernode(key)}")
     except (ConnectionError, RuntimeError, ValueError) as error:
         print(f"fedot: error: {error}", file=sys.stderr)
         return 1
     finally:
-        link.stop()
+        link.close()
     return 0

@@ -6,7 +6,7 @@ import shutil
 import tomllib
 from pathlib import Path
 
-from fedot.superlink import toml_literal
+from fedot.flower.toml import toml_literal
 
 ROOT = Path(__file__).resolve().parents[2]
 
